@@ -1,9 +1,64 @@
-// Package compute holds the engine's CPU kernels: single-precision GEMM and a
-// persistent worker pool that spreads work over all cores.
+// Package compute holds the engine's CPU kernels: single-precision GEMM
+// (an AVX2/FMA Go-assembly micro-kernel under a BLIS-style blocked driver,
+// with a pure-Go fallback), a few vector helpers, and a persistent worker pool
+// that spreads work over all cores.
 //
 // All matrices are row-major float32 slices with a leading dimension (the
-// distance in elements between rows).
+// distance in elements between rows). The package-level functions use a
+// process-wide default [Pool] sized to GOMAXPROCS; [SetThreads] resizes it.
+//
+// The assembly kernels are used when the CPU has AVX2 and FMA (checked at run
+// time); the build tag purego forces the portable Go code everywhere.
 package compute
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// defaultPool is the process-wide pool behind the package-level functions.
+// It is created on first use; SetThreads replaces it. Like the Go runtime's
+// own scheduler it is a process resource, not configuration state.
+var (
+	defaultPool   atomic.Pointer[Pool]
+	defaultPoolMu sync.Mutex
+)
+
+func getDefault() *Pool {
+	if p := defaultPool.Load(); p != nil {
+		return p
+	}
+	defaultPoolMu.Lock()
+	defer defaultPoolMu.Unlock()
+	if p := defaultPool.Load(); p != nil {
+		return p
+	}
+	p := NewPool(runtime.GOMAXPROCS(0))
+	defaultPool.Store(p)
+	return p
+}
+
+// SetThreads sets the number of threads the package-level functions use
+// (n <= 0 means GOMAXPROCS). Calls already running finish on the old pool.
+func SetThreads(n int) {
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	defaultPoolMu.Lock()
+	defer defaultPoolMu.Unlock()
+	old := defaultPool.Load()
+	if old != nil && old.Threads() == n {
+		return
+	}
+	defaultPool.Store(NewPool(n))
+	if old != nil {
+		old.Close()
+	}
+}
+
+// Threads reports the number of threads the package-level functions use.
+func Threads() int { return getDefault().Threads() }
 
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C where op(X) is X or Xᵀ.
 //
@@ -12,46 +67,17 @@ package compute
 //	C:     (m, n)   ldc ≥ n
 //
 // When beta is 0, C is overwritten and need not be initialised (NaNs in C do
-// not propagate).
+// not propagate). It is safe to call Sgemm from many goroutines at once, on
+// disjoint C. It panics when a dimension is negative, a leading dimension is
+// too small or a slice is too short for the shape (programming errors, as in
+// BLAS).
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sgemmRef(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-}
-
-// sgemmRef is the plain reference implementation the fast paths are tested
-// against.
-func sgemmRef(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	for i := 0; i < m; i++ {
-		for j := 0; j < n; j++ {
-			var s float32
-			for p := 0; p < k; p++ {
-				var av, bv float32
-				if transA {
-					av = a[p*lda+i]
-				} else {
-					av = a[i*lda+p]
-				}
-				if transB {
-					bv = b[j*ldb+p]
-				} else {
-					bv = b[p*ldb+j]
-				}
-				s += av * bv
-			}
-			if beta == 0 {
-				c[i*ldc+j] = alpha * s
-			} else {
-				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
-			}
-		}
-	}
+	getDefault().Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // Parallel runs fn over [0, n) split into contiguous chunks, one per worker,
 // and returns when all are done. fn must be safe to call concurrently on
-// disjoint ranges.
+// disjoint ranges. Parallel may be nested (fn may call Parallel or Sgemm).
 func Parallel(n int, fn func(lo, hi int)) {
-	if n <= 0 {
-		return
-	}
-	fn(0, n)
+	getDefault().Parallel(n, fn)
 }

@@ -1,0 +1,272 @@
+package compute
+
+import "fmt"
+
+// Blocking parameters of the BLIS-style driver. The micro-kernel computes an
+// mr×nr tile of C from an mr×kc panel of A and a kc×nr panel of B; the driver
+// packs an mc×kc block of A (kept in L2) and a kc×nc block of B (L3), and
+// walks nr-wide B micro-panels (L1) across the A block.
+const (
+	mr = 6    // micro-tile rows
+	nr = 16   // micro-tile columns (two ymm registers)
+	kc = 256  // depth of one packed block
+	mc = 144  // rows of one packed A block (multiple of mr)
+	nc = 4080 // columns of one packed B block (multiple of nr)
+
+	// skinny is the largest n (or m) for which the operand that would be
+	// reused only n/nr (m/mr) times is read in place instead of packed.
+	skinny = 64
+
+	// minParallelFlops is the smallest m·n·k worth splitting over threads.
+	minParallelFlops = 48 * 48 * 48
+)
+
+// Modes of the micro-kernel epilogue: how the tile is merged into C.
+const (
+	betaZero    = 0 // C = alpha*AB
+	betaOne     = 1 // C = alpha*AB + C
+	betaGeneral = 2 // C = alpha*AB + beta*C
+)
+
+// gemmBuf holds one thread's packing buffers.
+type gemmBuf struct {
+	a     []float32 // packed mc×kc block of A, mr-row panels
+	b     []float32 // packed kc×nc block of B, nr-column panels
+	aEdge []float32 // one zero-padded A panel for in-place edges
+	bEdge []float32 // one zero-padded B panel for in-place edges
+}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// gemm is one Sgemm call's arguments.
+type gemm struct {
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a              []float32
+	lda            int
+	b              []float32
+	ldb            int
+	c              []float32
+	ldc            int
+}
+
+// Sgemm computes C = alpha*op(A)*op(B) + beta*C on p's threads. See the
+// package-level Sgemm.
+func (p *Pool) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	g := gemm{transA, transB, m, n, k, alpha, beta, a, lda, b, ldb, c, ldc}
+	g.check()
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		g.scaleC()
+		return
+	}
+	t := p.threads
+	if t > 1 && m*n*k >= minParallelFlops {
+		p.sgemmParallel(&g, t)
+		return
+	}
+	buf := p.getBuf()
+	g.run(buf, 0, m, 0, n)
+	p.putBuf(buf)
+}
+
+// sgemmParallel splits C into t slabs, along n when m ≤ n (each thread packs
+// all of A and its own part of B) and along m otherwise, and runs them on the
+// pool with private packing buffers: no barriers, no shared writes.
+func (p *Pool) sgemmParallel(g *gemm, t int) {
+	splitN := g.m <= g.n && g.n >= 2*nr || g.m < 2*mr
+	if splitN {
+		units := (g.n + nr - 1) / nr
+		t = min(t, units)
+		p.parallel(t, t, func(lo, hi int) {
+			buf := p.getBuf()
+			for i := lo; i < hi; i++ {
+				j0 := min(g.n, i*units/t*nr)
+				j1 := min(g.n, (i+1)*units/t*nr)
+				g.run(buf, 0, g.m, j0, j1)
+			}
+			p.putBuf(buf)
+		})
+		return
+	}
+	units := (g.m + mr - 1) / mr
+	t = min(t, units)
+	p.parallel(t, t, func(lo, hi int) {
+		buf := p.getBuf()
+		for i := lo; i < hi; i++ {
+			i0 := min(g.m, i*units/t*mr)
+			i1 := min(g.m, (i+1)*units/t*mr)
+			g.run(buf, i0, i1, 0, g.n)
+		}
+		p.putBuf(buf)
+	})
+}
+
+// check panics on inconsistent arguments.
+func (g *gemm) check() {
+	if g.m < 0 || g.n < 0 || g.k < 0 {
+		panic(fmt.Sprintf("compute: Sgemm: negative dimension m=%d n=%d k=%d", g.m, g.n, g.k))
+	}
+	checkMat("A", g.a, g.lda, g.m, g.k, g.transA)
+	checkMat("B", g.b, g.ldb, g.k, g.n, g.transB)
+	checkMat("C", g.c, g.ldc, g.m, g.n, false)
+}
+
+// checkMat checks a matrix whose op() is rows×cols.
+func checkMat(name string, s []float32, ld, rows, cols int, trans bool) {
+	if trans {
+		rows, cols = cols, rows
+	}
+	if ld < max(1, cols) {
+		panic(fmt.Sprintf("compute: Sgemm: ld%s=%d < %d", name, ld, max(1, cols)))
+	}
+	if rows == 0 || cols == 0 {
+		return
+	}
+	if need := (rows-1)*ld + cols; len(s) < need {
+		panic(fmt.Sprintf("compute: Sgemm: len(%s)=%d < %d for %d×%d with ld=%d", name, len(s), need, rows, cols, ld))
+	}
+}
+
+// scaleC sets C = beta*C (C = 0 when beta is 0).
+func (g *gemm) scaleC() {
+	for i := range g.m {
+		row := g.c[i*g.ldc : i*g.ldc+g.n]
+		switch g.beta {
+		case 0:
+			clear(row)
+		case 1:
+		default:
+			for j := range row {
+				row[j] *= g.beta
+			}
+		}
+	}
+}
+
+// run computes the block C[i0:i1, j0:j1] with the blocked loop nest.
+func (g *gemm) run(buf *gemmBuf, i0, i1, j0, j1 int) {
+	m, n := i1-i0, j1-j0
+	if m <= 0 || n <= 0 {
+		return
+	}
+	// A panel is used n/nr times: for skinny n read it in place. Likewise B
+	// for skinny m, when it is not transposed (a transposed B must be packed
+	// to be read as nr-wide rows).
+	aInPlace := n <= skinny
+	bInPlace := !aInPlace && m <= skinny && !g.transB
+	if !aInPlace {
+		buf.a = grow(buf.a, min(mc, roundUp(m, mr))*min(kc, g.k))
+	}
+	if !bInPlace {
+		buf.b = grow(buf.b, min(kc, g.k)*min(nc, roundUp(n, nr)))
+	}
+	buf.aEdge = grow(buf.aEdge, mr*kc)
+	buf.bEdge = grow(buf.bEdge, kc*nr)
+	mode := betaGeneral
+	switch g.beta {
+	case 0:
+		mode = betaZero
+	case 1:
+		mode = betaOne
+	}
+	for jc := j0; jc < j1; jc += nc {
+		nb := min(nc, j1-jc)
+		for pc := 0; pc < g.k; pc += kc {
+			kb := min(kc, g.k-pc)
+			md := mode
+			if pc > 0 {
+				md = betaOne
+			}
+			if !bInPlace {
+				g.packB(buf.b, pc, kb, jc, nb)
+			}
+			for ic := i0; ic < i1; ic += mc {
+				mb := min(mc, i1-ic)
+				if !aInPlace {
+					g.packA(buf.a, ic, mb, pc, kb)
+				}
+				g.macro(buf, ic, mb, jc, nb, pc, kb, md, aInPlace, bInPlace)
+			}
+		}
+	}
+}
+
+func roundUp(x, m int) int { return (x + m - 1) / m * m }
+
+// macro runs the micro-kernel over the mb×nb block of C at (ic, jc) for
+// depth [pc, pc+kb).
+func (g *gemm) macro(buf *gemmBuf, ic, mb, jc, nb, pc, kb, mode int, aInPlace, bInPlace bool) {
+	for jr := 0; jr < nb; jr += nr {
+		nn := min(nr, nb-jr)
+		var bp []float32
+		rsb := nr
+		switch {
+		case !bInPlace:
+			bp = buf.b[jr*kb:]
+		case nn == nr:
+			bp = g.b[pc*g.ldb+jc+jr:]
+			rsb = g.ldb
+		default:
+			g.packBPanel(buf.bEdge, pc, kb, jc+jr, nn)
+			bp = buf.bEdge
+		}
+		for ir := 0; ir < mb; ir += mr {
+			mm := min(mr, mb-ir)
+			var ap []float32
+			rsa, csa := 1, mr
+			switch {
+			case !aInPlace:
+				ap = buf.a[ir*kb:]
+			case mm == mr && g.transA:
+				ap = g.a[pc*g.lda+ic+ir:]
+				rsa, csa = 1, g.lda
+			case mm == mr:
+				ap = g.a[(ic+ir)*g.lda+pc:]
+				rsa, csa = g.lda, 1
+			default:
+				g.packAPanel(buf.aEdge, ic+ir, mm, pc, kb)
+				ap = buf.aEdge
+			}
+			cp := g.c[(ic+ir)*g.ldc+jc+jr:]
+			if mm == mr && nn == nr {
+				kernel(kb, ap, rsa, csa, bp, rsb, cp, g.ldc, g.alpha, g.beta, mode)
+				continue
+			}
+			var t [mr * nr]float32
+			kernel(kb, ap, rsa, csa, bp, rsb, t[:], nr, 1, 0, betaZero)
+			mergeEdge(cp, g.ldc, t[:], mm, nn, g.alpha, g.beta, mode)
+		}
+	}
+}
+
+// mergeEdge merges the mm×nn corner of a kernel tile t (alpha not applied)
+// into C.
+func mergeEdge(c []float32, ldc int, t []float32, mm, nn int, alpha, beta float32, mode int) {
+	for i := range mm {
+		row := c[i*ldc : i*ldc+nn]
+		tr := t[i*nr : i*nr+nn]
+		switch mode {
+		case betaZero:
+			for j := range row {
+				row[j] = alpha * tr[j]
+			}
+		case betaOne:
+			for j := range row {
+				row[j] += alpha * tr[j]
+			}
+		default:
+			for j := range row {
+				row[j] = alpha*tr[j] + beta*row[j]
+			}
+		}
+	}
+}

@@ -1,0 +1,83 @@
+package compute
+
+// packA packs op(A)[ic:ic+mb, pc:pc+kb] into dst as mr-row panels, each
+// stored k-major (dst[panel*kb*mr + p*mr + i]), the last one zero-padded.
+func (g *gemm) packA(dst []float32, ic, mb, pc, kb int) {
+	for ir := 0; ir < mb; ir += mr {
+		g.packAPanel(dst[ir*kb:], ic+ir, min(mr, mb-ir), pc, kb)
+	}
+}
+
+// packAPanel packs op(A)[i0:i0+mm, pc:pc+kb] (mm ≤ mr) into one panel.
+func (g *gemm) packAPanel(dst []float32, i0, mm, pc, kb int) {
+	dst = dst[:kb*mr]
+	lda := g.lda
+	if g.transA {
+		// op(A)[i][p] = a[p*lda+i]: the mm values of one p are contiguous.
+		for p := range kb {
+			src := g.a[(pc+p)*lda+i0:]
+			d := dst[p*mr : p*mr+mr]
+			if mm == mr {
+				d[0], d[1], d[2], d[3], d[4], d[5] = src[0], src[1], src[2], src[3], src[4], src[5]
+				continue
+			}
+			copy(d, src[:mm])
+			clear(d[mm:])
+		}
+		return
+	}
+	if mm == mr {
+		r0 := g.a[i0*lda+pc:][:kb]
+		r1 := g.a[(i0+1)*lda+pc:][:kb]
+		r2 := g.a[(i0+2)*lda+pc:][:kb]
+		r3 := g.a[(i0+3)*lda+pc:][:kb]
+		r4 := g.a[(i0+4)*lda+pc:][:kb]
+		r5 := g.a[(i0+5)*lda+pc:][:kb]
+		for p := range kb {
+			d := dst[p*mr : p*mr+mr]
+			d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+		}
+		return
+	}
+	clear(dst)
+	for i := range mm {
+		row := g.a[(i0+i)*lda+pc:][:kb]
+		for p, v := range row {
+			dst[p*mr+i] = v
+		}
+	}
+}
+
+// packB packs op(B)[pc:pc+kb, jc:jc+nb] into dst as nr-column panels, each
+// stored k-major (dst[panel*kb*nr + p*nr + j]), the last one zero-padded.
+func (g *gemm) packB(dst []float32, pc, kb, jc, nb int) {
+	for jr := 0; jr < nb; jr += nr {
+		g.packBPanel(dst[jr*kb:], pc, kb, jc+jr, min(nr, nb-jr))
+	}
+}
+
+// packBPanel packs op(B)[pc:pc+kb, j0:j0+nn] (nn ≤ nr) into one panel.
+func (g *gemm) packBPanel(dst []float32, pc, kb, j0, nn int) {
+	dst = dst[:kb*nr]
+	ldb := g.ldb
+	if !g.transB {
+		for p := range kb {
+			d := dst[p*nr : p*nr+nr]
+			copy(d, g.b[(pc+p)*ldb+j0:][:nn])
+			if nn < nr {
+				clear(d[nn:])
+			}
+		}
+		return
+	}
+	// op(B)[p][j] = b[j*ldb+p]: transpose nn rows of B.
+	if nn < nr {
+		clear(dst)
+	}
+	for j := range nn {
+		row := g.b[(j0+j)*ldb+pc:][:kb]
+		for p, v := range row {
+			dst[p*nr+j] = v
+		}
+	}
+}

@@ -1,0 +1,149 @@
+package compute
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Pool is a fixed set of worker goroutines, started once, that run the
+// chunks of Parallel and Sgemm calls. A caller always runs one chunk itself
+// and, while it waits, helps with queued chunks, so calls may be nested and
+// made from many goroutines at once without deadlock. The zero value is not
+// usable; create one with NewPool.
+type Pool struct {
+	threads int
+	tasks   chan task
+	quit    chan struct{}
+	workers sync.WaitGroup
+	once    sync.Once
+
+	bufMu sync.Mutex
+	bufs  []*gemmBuf // free packing buffers, reused across calls
+}
+
+// task is one chunk [lo, hi) of a Parallel call.
+type task struct {
+	fn     func(lo, hi int)
+	lo, hi int
+	g      *group
+}
+
+// group counts the outstanding chunks of one call.
+type group struct {
+	pending atomic.Int32
+	done    chan struct{}
+}
+
+func (t task) run() {
+	t.fn(t.lo, t.hi)
+	if t.g.pending.Add(-1) == 0 {
+		close(t.g.done)
+	}
+}
+
+// NewPool starts a pool that uses threads threads (threads-1 workers plus
+// the calling goroutine); threads <= 0 means GOMAXPROCS. Close stops it.
+func NewPool(threads int) *Pool {
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	p := &Pool{
+		threads: threads,
+		tasks:   make(chan task, 64*threads),
+		quit:    make(chan struct{}),
+	}
+	for range threads - 1 {
+		p.workers.Add(1)
+		go p.work()
+	}
+	return p
+}
+
+func (p *Pool) work() {
+	defer p.workers.Done()
+	for {
+		select {
+		case t := <-p.tasks:
+			t.run()
+		case <-p.quit:
+			return
+		}
+	}
+}
+
+// Threads reports the number of threads p splits work over.
+func (p *Pool) Threads() int { return p.threads }
+
+// Close stops p's workers and waits for them to exit. Calls still running
+// on p complete (their callers run the remaining chunks themselves); later
+// calls run on the calling goroutine alone.
+func (p *Pool) Close() {
+	p.once.Do(func() { close(p.quit) })
+	p.workers.Wait()
+}
+
+// Parallel runs fn over [0, n) split into at most Threads contiguous chunks
+// and returns when all are done. See the package-level Parallel.
+func (p *Pool) Parallel(n int, fn func(lo, hi int)) {
+	p.parallel(n, p.threads, fn)
+}
+
+// parallel splits [0, n) into min(t, n) chunks.
+func (p *Pool) parallel(n, t int, fn func(lo, hi int)) {
+	if n <= 0 {
+		return
+	}
+	t = min(t, n)
+	if t <= 1 || p.closed() {
+		fn(0, n)
+		return
+	}
+	g := &group{done: make(chan struct{})}
+	g.pending.Store(int32(t - 1))
+	for i := 1; i < t; i++ {
+		tk := task{fn: fn, lo: i * n / t, hi: (i + 1) * n / t, g: g}
+		select {
+		case p.tasks <- tk:
+		default:
+			tk.run() // queue full: run it here
+		}
+	}
+	fn(0, n/t)
+	for {
+		select {
+		case <-g.done:
+			return
+		case tk := <-p.tasks:
+			tk.run() // help: it may be ours, or a nested or concurrent call's
+		}
+	}
+}
+
+func (p *Pool) closed() bool {
+	select {
+	case <-p.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// getBuf takes a packing buffer from the free list (or makes one).
+func (p *Pool) getBuf() *gemmBuf {
+	p.bufMu.Lock()
+	defer p.bufMu.Unlock()
+	if n := len(p.bufs); n > 0 {
+		b := p.bufs[n-1]
+		p.bufs = p.bufs[:n-1]
+		return b
+	}
+	return new(gemmBuf)
+}
+
+// putBuf returns a buffer to the free list.
+func (p *Pool) putBuf(b *gemmBuf) {
+	p.bufMu.Lock()
+	defer p.bufMu.Unlock()
+	p.bufs = append(p.bufs, b)
+}
