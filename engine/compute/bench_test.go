@@ -1,0 +1,80 @@
+package compute
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// benchThreads are the thread counts every benchmark runs on.
+var benchThreads = []int{1, 2}
+
+// BenchmarkPeak reports the FMA probe (PeakGFLOPS) on 1 and 2 threads.
+func BenchmarkPeak(b *testing.B) {
+	for _, th := range benchThreads {
+		b.Run(fmt.Sprintf("threads=%d", th), func(b *testing.B) {
+			var g float64
+			for b.Loop() {
+				g = max(g, PeakGFLOPS(th))
+			}
+			b.ReportMetric(g, "GFLOP/s")
+		})
+	}
+}
+
+// sgemmBenchShapes are M×K×N (C is M×N): the Llama-ish projections of the
+// target models with M=512 tokens, and the two LoRA products at rank 16.
+var sgemmBenchShapes = []struct {
+	name           string
+	transA, transB bool
+	m, k, n        int
+}{
+	{"NN/512x576x576", false, false, 512, 576, 576},
+	{"NN/512x1536x1536", false, false, 512, 1536, 1536},
+	{"NN/512x2048x2048", false, false, 512, 2048, 2048},
+	{"NT/512x2048x2048", false, true, 512, 2048, 2048}, // x·Wᵀ
+	{"TN/2048x512x2048", true, false, 2048, 512, 2048}, // dW = dYᵀ·X
+	{"LoRAdown/512x2048x16", false, false, 512, 2048, 16},
+	{"LoRAdownNT/512x2048x16", false, true, 512, 2048, 16}, // x·Aᵀ
+	{"LoRAup/512x16x2048", false, false, 512, 16, 2048},
+}
+
+// BenchmarkSgemm reports GFLOP/s and the percentage of the FMA peak measured
+// by PeakGFLOPS on the same thread count in the same benchmark (best of a
+// probe before and after the timed loop).
+func BenchmarkSgemm(b *testing.B) {
+	for _, s := range sgemmBenchShapes {
+		for _, th := range benchThreads {
+			b.Run(fmt.Sprintf("%s/threads=%d", s.name, th), func(b *testing.B) {
+				benchSgemm(b, th, s.transA, s.transB, s.m, s.n, s.k)
+			})
+		}
+	}
+}
+
+func benchSgemm(b *testing.B, threads int, transA, transB bool, m, n, k int) {
+	p := NewPool(threads)
+	defer p.Close()
+	r := rand.New(rand.NewPCG(1, 1))
+	a, bb, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
+	lda, ldb := k, n
+	if transA {
+		lda = m
+	}
+	if transB {
+		ldb = k
+	}
+	peak := max(PeakGFLOPS(threads), PeakGFLOPS(threads))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		p.Sgemm(transA, transB, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
+	}
+	el := b.Elapsed().Seconds()
+	b.StopTimer()
+	peak = max(peak, PeakGFLOPS(threads))
+	g := 2 * float64(m) * float64(n) * float64(k) * float64(b.N) / el / 1e9
+	b.ReportMetric(g, "GFLOP/s")
+	b.ReportMetric(peak, "peakGFLOP/s")
+	b.ReportMetric(100*g/peak, "%peak")
+}
