@@ -1,0 +1,146 @@
+package llama
+
+import (
+	"fmt"
+
+	"github.com/strata-ml/strata/engine/compute"
+	"github.com/strata-ml/strata/engine/lora"
+	"github.com/strata-ml/strata/engine/model"
+	"github.com/strata-ml/strata/engine/nn"
+)
+
+// Step runs the new tokens of every sequence through the model, appending
+// their keys and values to each sequence's cache, and returns each
+// sequence's logits: the last new token's (V), or all new tokens' (T_new·V)
+// when Seq.AllLogits. Linear layers run once over the concatenation of all
+// sequences' new tokens; attention runs per sequence over its own cache;
+// each sequence's Adapter (if any) is added unmerged to its own rows only.
+// The model's trainable adapter (EnableLoRA) is NOT applied; pass it as
+// Seq.Adapter to generate with it.
+//
+// On error no cache is modified.
+func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
+	cfg := m.cfg
+	c, qd, kd, ff, v := cfg.HiddenSize, cfg.QDim(), cfg.KVDim(), cfg.IntermediateSize, cfg.VocabSize
+	off := make([]int, len(seqs)+1) // row offsets of each sequence
+	for i, s := range seqs {
+		if len(s.Tokens) == 0 {
+			return nil, fmt.Errorf("llama: step: sequence %d has no new tokens", i)
+		}
+		if s.Cache == nil || s.Cache.L != len(m.Layers) || s.Cache.Dim != kd {
+			return nil, fmt.Errorf("llama: step: sequence %d: cache missing or not made by this model's NewCache", i)
+		}
+		for j, t := range s.Tokens {
+			if t < 0 || int(t) >= v {
+				return nil, fmt.Errorf("llama: step: sequence %d: token %d at %d out of vocabulary [0, %d)", i, t, j, v)
+			}
+		}
+		if s.Adapter != nil {
+			if err := m.CheckAdapter(s.Adapter); err != nil {
+				return nil, fmt.Errorf("llama: step: sequence %d: %w", i, err)
+			}
+		}
+		for k := range i {
+			if seqs[k].Cache == s.Cache {
+				return nil, fmt.Errorf("llama: step: sequences %d and %d share a cache", k, i)
+			}
+		}
+		off[i+1] = off[i] + len(s.Tokens)
+	}
+	n := off[len(seqs)]
+	tokens := make([]int32, 0, n)
+	pos := make([]int32, 0, n)
+	for _, s := range seqs {
+		tokens = append(tokens, s.Tokens...)
+		for j := range s.Tokens {
+			pos = append(pos, int32(s.Cache.Len+j))
+		}
+		s.Cache.Reserve(s.Cache.Len + len(s.Tokens))
+	}
+	cos, sin := nn.RopeTable(pos, m.invFreq)
+	x := make([]float32, n*c)
+	m.embed(x, tokens)
+	h := make([]float32, n*c)
+	q := make([]float32, n*qd)
+	k := make([]float32, n*kd)
+	vv := make([]float32, n*kd)
+	att := make([]float32, n*qd)
+	gate := make([]float32, n*ff)
+	up := make([]float32, n*ff)
+	var lu []float32
+	proj := func(y, xin []float32, l int, mod lora.Module) {
+		in, out := projShape(cfg, mod)
+		L := m.Layers[l]
+		var bias []float32
+		if L.Bias[mod] != nil {
+			bias = L.Bias[mod].F32
+		}
+		nn.Linear(y, xin, L.Proj[mod].data(&m.wbuf), bias, n, in, out)
+		for i, s := range seqs {
+			pr := s.Adapter.Pair(l, mod)
+			if pr == nil {
+				continue
+			}
+			r, rows := s.Adapter.Config.Rank, off[i+1]-off[i]
+			if cap(lu) < rows*r {
+				lu = make([]float32, rows*r)
+			}
+			lu = lu[:rows*r]
+			compute.Sgemm(false, true, rows, r, in, 1, xin[off[i]*in:], in, pr.A, in, 0, lu, r)
+			compute.Sgemm(false, true, rows, out, r, s.Adapter.Config.Scale(), lu, r, pr.B, r, 1, y[off[i]*out:], out)
+		}
+	}
+	for l, L := range m.Layers {
+		nn.RMSNorm(h, nil, x, L.AttnNorm.F32, n, c, cfg.RMSNormEps)
+		proj(q, h, l, lora.QProj)
+		proj(k, h, l, lora.KProj)
+		proj(vv, h, l, lora.VProj)
+		nn.Rope(q, cos, sin, n, cfg.NumAttentionHeads, cfg.HeadDim, false)
+		nn.Rope(k, cos, sin, n, cfg.NumKeyValueHeads, cfg.HeadDim, false)
+		for i, s := range seqs {
+			p0, rows := s.Cache.Len, off[i+1]-off[i]
+			copy(s.Cache.K[l][p0*kd:], k[off[i]*kd:off[i+1]*kd])
+			copy(s.Cache.V[l][p0*kd:], vv[off[i]*kd:off[i+1]*kd])
+			nn.AttentionCached(att[off[i]*qd:], q[off[i]*qd:], s.Cache.K[l], s.Cache.V[l], rows, p0+rows, p0,
+				cfg.NumAttentionHeads, cfg.NumKeyValueHeads, cfg.HeadDim, cfg.Window())
+		}
+		proj(h, att, l, lora.OProj)
+		nn.Add(x, h)
+		nn.RMSNorm(h, nil, x, L.MLPNorm.F32, n, c, cfg.RMSNormEps)
+		proj(gate, h, l, lora.GateProj)
+		proj(up, h, l, lora.UpProj)
+		nn.SwiGLU(gate, gate, up)
+		proj(h, gate, l, lora.DownProj)
+		nn.Add(x, h)
+	}
+	// Rows whose logits are wanted.
+	var rows []int
+	for i, s := range seqs {
+		if s.AllLogits {
+			for r := off[i]; r < off[i+1]; r++ {
+				rows = append(rows, r)
+			}
+		} else {
+			rows = append(rows, off[i+1]-1)
+		}
+		s.Cache.Len += len(s.Tokens)
+	}
+	hs := make([]float32, len(rows)*c)
+	for i, r := range rows {
+		copy(hs[i*c:(i+1)*c], x[r*c:(r+1)*c])
+	}
+	nn.RMSNorm(hs, nil, hs, m.Norm.F32, len(rows), c, cfg.RMSNormEps)
+	logits := make([]float32, len(rows)*v)
+	nn.Linear(logits, hs, m.lmHeadWeight().data(&m.wbuf), nil, len(rows), c, v)
+	out := make([][]float32, len(seqs))
+	ri := 0
+	for i, s := range seqs {
+		cnt := 1
+		if s.AllLogits {
+			cnt = len(s.Tokens)
+		}
+		out[i] = logits[ri*v : (ri+cnt)*v : (ri+cnt)*v]
+		ri += cnt
+	}
+	return out, nil
+}

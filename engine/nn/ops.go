@@ -1,0 +1,156 @@
+package nn
+
+import (
+	"math"
+	"sync"
+
+	"github.com/strata-ml/strata/engine/compute"
+)
+
+// Embedding gathers rows: out[n] = w[tokens[n]].
+//
+//	w (V, C)  tokens (N)  out (N, C)
+func Embedding(out, w []float32, tokens []int32, c int) {
+	compute.Parallel(len(tokens), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			t := int(tokens[i])
+			copy(out[i*c:(i+1)*c], w[t*c:(t+1)*c])
+		}
+	})
+}
+
+// EmbeddingBF16 is Embedding over bfloat16 weights.
+func EmbeddingBF16(out []float32, w []uint16, tokens []int32, c int) {
+	compute.Parallel(len(tokens), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			t := int(tokens[i])
+			DecodeBF16Serial(out[i*c:(i+1)*c], w[t*c:(t+1)*c])
+		}
+	})
+}
+
+// DecodeBF16Serial is DecodeBF16 on the calling goroutine.
+func DecodeBF16Serial(dst []float32, src []uint16) {
+	for i, b := range src {
+		dst[i] = math.Float32frombits(uint32(b) << 16)
+	}
+}
+
+// EmbeddingBackward scatters: dw[tokens[n]] += dout[n].
+//
+//	dout (N, C)  dw (V, C)
+func EmbeddingBackward(dw, dout []float32, tokens []int32, c int) {
+	// Parallel over columns so no two workers touch the same element.
+	compute.Parallel(c, func(lo, hi int) {
+		for i, t := range tokens {
+			d := dw[int(t)*c+lo : int(t)*c+hi]
+			for j, v := range dout[i*c+lo : i*c+hi] {
+				d[j] += v
+			}
+		}
+	})
+}
+
+// RMSNorm computes out = x / √(mean(x²) + eps) · g and saves rstd = 1/√(mean(x²)+eps).
+//
+//	x (N, C)  g (C)  out (N, C)  rstd (N) (may be nil)
+func RMSNorm(out, rstd, x, g []float32, n, c int, eps float64) {
+	compute.Parallel(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := x[i*c : (i+1)*c]
+			var ss float64
+			for _, v := range row {
+				ss += float64(v) * float64(v)
+			}
+			r := float32(1 / math.Sqrt(ss/float64(c)+eps))
+			if rstd != nil {
+				rstd[i] = r
+			}
+			o := out[i*c : (i+1)*c]
+			for j, v := range row {
+				o[j] = v * r * g[j]
+			}
+		}
+	})
+}
+
+// RMSNormApply recomputes the RMSNorm output from saved rstd.
+func RMSNormApply(out, rstd, x, g []float32, n, c int) {
+	compute.Parallel(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			r := rstd[i]
+			o := out[i*c : (i+1)*c]
+			for j, v := range x[i*c : (i+1)*c] {
+				o[j] = v * r * g[j]
+			}
+		}
+	})
+}
+
+// RMSNormBackward is the backward of RMSNorm.
+//
+//	dout, x (N, C)  g (C)  rstd (N)
+//	dx (N, C): dx += r·(dout⊙g) − x·r³/C·Σ(dout⊙g⊙x)   (accumulates, for the residual)
+//	dg (C):    dg += Σ_n dout⊙x·r   (if non-nil)
+func RMSNormBackward(dx, dg, dout, x, g, rstd []float32, n, c int) {
+	var mu sync.Mutex
+	compute.Parallel(n, func(lo, hi int) {
+		var part []float64
+		if dg != nil {
+			part = make([]float64, c)
+		}
+		for i := lo; i < hi; i++ {
+			r := rstd[i]
+			xr := x[i*c : (i+1)*c]
+			dr := dout[i*c : (i+1)*c]
+			var dot float64
+			for j, v := range xr {
+				dot += float64(dr[j] * g[j] * v)
+			}
+			k := float32(dot) * r * r * r / float32(c)
+			dxr := dx[i*c : (i+1)*c]
+			for j, v := range xr {
+				dxr[j] += r*dr[j]*g[j] - v*k
+			}
+			if part != nil {
+				for j, v := range xr {
+					part[j] += float64(dr[j] * v * r)
+				}
+			}
+		}
+		if part != nil {
+			mu.Lock()
+			for j, v := range part {
+				dg[j] += float32(v)
+			}
+			mu.Unlock()
+		}
+	})
+}
+
+// SwiGLU computes act = silu(gate) ⊙ up, silu(z) = z·σ(z).
+//
+//	gate, up, act (N·FF)
+func SwiGLU(act, gate, up []float32) {
+	compute.Parallel(len(act), func(lo, hi int) {
+		a, g, u := act[lo:hi], gate[lo:hi], up[lo:hi]
+		for i, z := range g {
+			a[i] = z / (1 + Expf(-z)) * u[i]
+		}
+	})
+}
+
+// SwiGLUBackward is the backward of SwiGLU; it overwrites dgate and dup.
+//
+//	dact, gate, up, dgate, dup (N·FF)
+func SwiGLUBackward(dgate, dup, dact, gate, up []float32) {
+	compute.Parallel(len(dact), func(lo, hi int) {
+		dg, du, da, g, u := dgate[lo:hi], dup[lo:hi], dact[lo:hi], gate[lo:hi], up[lo:hi]
+		for i, z := range g {
+			s := 1 / (1 + Expf(-z))
+			d := da[i]
+			du[i] = d * z * s
+			dg[i] = d * u[i] * s * (1 + z*(1-s))
+		}
+	})
+}
