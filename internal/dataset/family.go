@@ -228,8 +228,8 @@ var limitsTable = map[Family]Limits{
 		MaxValidationRecords: 1000, MaxTotalRecords: 10000,
 		MaxTrainBytes: 10 * gb, MaxValidationBytes: 1 * gb, SingleTurnDistillation: true,
 		Hyper: map[string]HyperRange{
-			HyperEpochCount:  {Min: 1, Max: 10, Default: 2},
-			HyperBatchSize:   {Min: 4, Max: 256, Default: 32},
+			HyperEpochCount:          {Min: 1, Max: 10, Default: 2},
+			HyperBatchSize:           {Min: 4, Max: 256, Default: 32},
 			"learningRateMultiplier": {Min: 0.1, Max: 2, Default: 1},
 		},
 	},
