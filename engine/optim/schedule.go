@@ -17,16 +17,17 @@ const (
 
 // Schedule gives the learning rate of each optimizer step: a linear warmup
 // from Peak/Warmup to Peak over the first Warmup steps, then Decay down to
-// MinRatio·Peak at step Total-1.
+// MinRatio·Peak at step Total (one past the last step, as Hugging Face's
+// schedules do, so the last step still learns).
 //
 // Step s (0-based) uses
 //
 //	s < Warmup:  Peak·(s+1)/Warmup
-//	otherwise:   Peak·(MinRatio + (1−MinRatio)·f(p)),  p = (s−Warmup)/max(1, Total−Warmup−1)
+//	otherwise:   Peak·(MinRatio + (1−MinRatio)·f(p)),  p = (s−Warmup)/max(1, Total−Warmup)
 //
 // with f(p) = 1 (constant), 1−p (linear) or ½(1+cos πp) (cosine), p clamped
-// to [0, 1]. Unlike Hugging Face's get_*_schedule_with_warmup, the first step
-// does not run at learning rate 0.
+// to [0, 1]. Unlike Hugging Face's get_*_schedule_with_warmup, the first
+// warmup step does not run at learning rate 0.
 type Schedule struct {
 	Peak     float64
 	Warmup   int
@@ -60,7 +61,7 @@ func (s Schedule) LR(step int) float64 {
 	if step < s.Warmup {
 		return s.Peak * float64(step+1) / float64(s.Warmup)
 	}
-	den := s.Total - s.Warmup - 1
+	den := s.Total - s.Warmup
 	if den < 1 {
 		den = 1
 	}

@@ -42,7 +42,7 @@ def lam(warmup, total, decay, minr):
     def f(s):
         if s < warmup:
             return (s + 1) / warmup
-        p = min(1.0, max(0.0, (s - warmup) / max(1, total - warmup - 1)))
+        p = min(1.0, max(0.0, (s - warmup) / max(1, total - warmup)))
         g = {"constant": 1.0, "linear": 1 - p, "cosine": 0.5 * (1 + math.cos(math.pi * p))}[decay]
         return minr + (1 - minr) * g
     return f
