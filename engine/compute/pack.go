@@ -51,8 +51,23 @@ func (g *gemm) packAPanel(dst []float32, i0, mm, pc, kb int) {
 // packB packs op(B)[pc:pc+kb, jc:jc+nb] into dst as nr-column panels, each
 // stored k-major (dst[panel*kb*nr + p*nr + j]), the last one zero-padded.
 func (g *gemm) packB(dst []float32, pc, kb, jc, nb int) {
-	for jr := 0; jr < nb; jr += nr {
-		g.packBPanel(dst[jr*kb:], pc, kb, jc+jr, min(nr, nb-jr))
+	full := nb / nr * nr
+	if !g.transB {
+		// Walk B row by row (sequential reads, one TLB page after another)
+		// and deal each row's nr-wide pieces out to the panels.
+		for p := range kb {
+			src := g.b[(pc+p)*g.ldb+jc:][:full]
+			for jr := 0; jr < full; jr += nr {
+				*(*[nr]float32)(dst[jr*kb+p*nr:]) = *(*[nr]float32)(src[jr:])
+			}
+		}
+	} else {
+		for jr := 0; jr < full; jr += nr {
+			g.packBPanel(dst[jr*kb:], pc, kb, jc+jr, nr)
+		}
+	}
+	if full < nb {
+		g.packBPanel(dst[full*kb:], pc, kb, jc+full, nb-full)
 	}
 }
 
