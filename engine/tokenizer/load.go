@@ -167,7 +167,7 @@ func parsePreTokenizer(r json.RawMessage) (p preTokenizer, byteLevel bool, err e
 	switch typ {
 	case "ByteLevel":
 		v := struct {
-			AddPrefixSpace bool `json:"add_prefix_space"`
+			AddPrefixSpace bool  `json:"add_prefix_space"`
 			UseRegex       *bool `json:"use_regex"`
 		}{}
 		if err := json.Unmarshal(r, &v); err != nil {

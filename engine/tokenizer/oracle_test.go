@@ -27,8 +27,10 @@ func cacheDir() string {
 	return envOr("STRATA_CACHE", filepath.Join(home, ".cache", "strata"))
 }
 
-func oracleDir() string   { return envOr("STRATA_ORACLE_DIR", filepath.Join(cacheDir(), "oracle")) }
-func llamacppDir() string { return envOr("STRATA_LLAMACPP_DIR", filepath.Join(cacheDir(), "llama.cpp")) }
+func oracleDir() string { return envOr("STRATA_ORACLE_DIR", filepath.Join(cacheDir(), "oracle")) }
+func llamacppDir() string {
+	return envOr("STRATA_LLAMACPP_DIR", filepath.Join(cacheDir(), "llama.cpp"))
+}
 
 func repoRoot() string {
 	wd, _ := os.Getwd()

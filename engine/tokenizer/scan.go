@@ -81,7 +81,7 @@ func isS(r rune) bool {
 	return unicode.IsSpace(r)
 }
 
-// contraction matches 's|'t|'re|'ve|'m|'ll|'d at i (s[i] == '\'').
+// contraction matches 's|'t|'re|'ve|'m|'ll|'d at i (s[i] == '\”).
 // With fold, letters match case-insensitively with Unicode simple case
 // folding (so 'ſ' matches 's', as in Oniguruma).
 func contraction(s string, i int, fold bool) int {
