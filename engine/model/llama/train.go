@@ -251,12 +251,11 @@ func (m *Model) embed(x []float32, tokens []int32) {
 	}
 }
 
-// Forward returns the mean cross-entropy over the batch's non-ignored
-// targets and their count, without touching gradients. With no scored
-// target it returns (0, 0, nil).
-func (m *Model) Forward(b *model.Batch) (float64, int, error) {
+// hidden runs the layers without saving activations and returns the final
+// normed hidden state (N, C).
+func (m *Model) hidden(b *model.Batch) ([]float32, error) {
 	if err := b.Validate(m.cfg.VocabSize); err != nil {
-		return 0, 0, err
+		return nil, err
 	}
 	p := m.newPass(b, false)
 	n, c := p.n, m.cfg.HiddenSize
@@ -269,10 +268,22 @@ func (m *Model) Forward(b *model.Batch) (float64, int, error) {
 		p.layerForward(l, a, y)
 		x, y = y, x
 	}
-	nn.RMSNorm(p.h, nil, x, m.Norm.data(&m.wbuf), n, c, m.cfg.RMSNormEps)
+	nn.RMSNorm(y, nil, x, m.Norm.data(&m.wbuf), n, c, m.cfg.RMSNormEps)
+	return y, nil
+}
+
+// Forward returns the mean cross-entropy over the batch's non-ignored
+// targets and their count, without touching gradients. With no scored
+// target it returns (0, 0, nil). The trainable adapter, if any, is applied
+// (without dropout).
+func (m *Model) Forward(b *model.Batch) (float64, int, error) {
+	h, err := m.hidden(b)
+	if err != nil {
+		return 0, 0, err
+	}
 	w := m.lmHeadWeight()
-	head := nn.LMHead{W: w.data(&m.wbuf), V: m.cfg.VocabSize, C: c}
-	sum, cnt := head.Loss(p.h, b.Targets, model.IgnoreIndex, nil, 0)
+	head := nn.LMHead{W: w.data(&m.wbuf), V: m.cfg.VocabSize, C: m.cfg.HiddenSize}
+	sum, cnt := head.Loss(h, b.Targets, model.IgnoreIndex, nil, 0)
 	if cnt == 0 {
 		return 0, 0, nil
 	}
@@ -281,6 +292,24 @@ func (m *Model) Forward(b *model.Batch) (float64, int, error) {
 		return loss, cnt, fmt.Errorf("llama: forward: loss is %v", loss)
 	}
 	return loss, cnt, nil
+}
+
+// Logits returns the (B·T, V) logits of a batch (Targets may be nil). It
+// materialises the whole matrix, so it is meant for tests and small
+// evaluations; Forward and Step do not.
+func (m *Model) Logits(b *model.Batch) ([]float32, error) {
+	bb := *b
+	if bb.Targets == nil {
+		bb.Targets = make([]int32, b.B*b.T)
+	}
+	h, err := m.hidden(&bb)
+	if err != nil {
+		return nil, err
+	}
+	n, c, v := b.B*b.T, m.cfg.HiddenSize, m.cfg.VocabSize
+	out := make([]float32, n*v)
+	nn.Linear(out, h, m.lmHeadWeight().data(&m.wbuf), nil, n, c, v)
+	return out, nil
 }
 
 // ForwardBackward computes the mean loss over non-ignored targets and ADDS
