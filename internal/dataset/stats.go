@@ -68,24 +68,20 @@ func (d *distBuilder) build() Dist {
 		return vals[len(vals)-1]
 	}
 	out.P50, out.P90, out.P99 = q(0.50), q(0.90), q(0.99)
-	// Power-of-two buckets from the one holding Min to the one holding Max.
-	lo := 0
-	for hi := 1; ; hi *= 2 {
+	// Power-of-two buckets ([0,1), [1,2), [2,4), ...) from the one holding
+	// Min to the one holding Max.
+	lo, hi := 0, 1
+	for hi <= out.Min {
+		lo, hi = hi, hi*2
+	}
+	i := 0
+	for lo <= out.Max {
 		var c int64
-		for _, v := range vals {
-			if v >= lo && v < hi {
-				c += d.counts[v]
-			}
+		for ; i < len(vals) && vals[i] < hi; i++ {
+			c += d.counts[vals[i]]
 		}
-		if hi > out.Min || lo > 0 {
-			if lo <= out.Max {
-				out.Histogram = append(out.Histogram, Bucket{Lo: lo, Hi: hi, Count: c})
-			}
-		}
-		if hi > out.Max {
-			break
-		}
-		lo = hi
+		out.Histogram = append(out.Histogram, Bucket{Lo: lo, Hi: hi, Count: c})
+		lo, hi = hi, hi*2
 	}
 	return out
 }
