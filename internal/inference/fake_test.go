@@ -34,8 +34,8 @@ func newFakeModel() *fakeModel {
 		shifts: map[*lora.Adapter]int32{}, failOn: -1}
 }
 
-func (m *fakeModel) Config() *model.Config     { return &m.cfg }
-func (m *fakeModel) NewCache() *model.KVCache  { return model.NewKVCache(1, 4) }
+func (m *fakeModel) Config() *model.Config    { return &m.cfg }
+func (m *fakeModel) NewCache() *model.KVCache { return model.NewKVCache(1, 4) }
 func (m *fakeModel) adapter(shift int32) *lora.Adapter {
 	a := &lora.Adapter{}
 	m.mu.Lock()
