@@ -42,6 +42,8 @@ func DecodeInvoke(f Family, body []byte) (Request, error) {
 		}
 	case Cohere:
 		r = decodeCohere(s)
+	case OpenAI:
+		r = decodeOpenAI(s)
 	default:
 		return Request{}, apierr.Validationf("The provided model doesn't support on-demand invocation with a native request body (family %q).", f)
 	}
@@ -285,4 +287,85 @@ func keys(m map[string]json.RawMessage) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// OpenAI chat completions: {"messages": [{"role": "system"|"developer"|
+// "user"|"assistant", "content": string or [{"type":"text","text"}]}],
+// "max_completion_tokens" | "max_tokens", "temperature" 0–2 (1), "top_p"
+// 0–1 (1), "stop" (string or ≤4 strings), "stream", "seed", "model"}.
+func decodeOpenAI(s *schema) Request {
+	r := Request{Format: OpenAIChat, Params: Params{MaxTokens: 512, Temperature: 1, TopP: 1}}
+	if v, ok := s.integer("max_completion_tokens", 1, maxGenTokens, false); ok {
+		r.Params.MaxTokens = v
+	}
+	if v, ok := s.integer("max_tokens", 1, maxGenTokens, false); ok {
+		r.Params.MaxTokens = v
+	}
+	if v, ok := s.num("temperature", 0, 2, false); ok {
+		r.Params.Temperature = v
+	}
+	if v, ok := s.num("top_p", 0, 1, false); ok {
+		r.Params.TopP = v
+	}
+	if v, ok := s.raw("stop", false); ok {
+		if len(v) > 0 && v[0] == '"' {
+			var one string
+			_ = json.Unmarshal(v, &one)
+			if one != "" {
+				r.Params.Stop = []string{one}
+			}
+		} else {
+			delete(s.used, "stop")
+			r.Params.Stop = s.strings("stop", 4)
+		}
+	}
+	s.boolean("stream")
+	s.integer("seed", -1<<53, 1<<53, false)
+	s.str("model", false)
+	s.integer("n", 1, 1, false)
+	if _, ok := s.raw("stream_options", false); ok {
+		s.object("stream_options", false)
+	}
+	for _, k := range []string{"tools", "tool_choice", "response_format"} {
+		if _, ok := s.raw(k, false); ok {
+			s.fail(k, "%s is not supported by this model", k)
+		}
+	}
+	msgs, ok := s.array("messages", true)
+	if !ok {
+		return r
+	}
+	if len(msgs) == 0 {
+		s.fail("messages", "expected minimum item count: 1, found: 0")
+	}
+	for i, raw := range msgs {
+		key := "messages/" + strconv.Itoa(i)
+		m := s.sub(key, raw)
+		if m == nil {
+			continue
+		}
+		role, _ := m.enum("role", "system", "developer", "user", "assistant")
+		if _, ok := m.obj["role"]; !ok {
+			m.fail("", "required key [role] not found")
+		}
+		var text string
+		if c, ok := m.raw("content", true); ok {
+			text = anthropicText(m, "content", c)
+		}
+		m.allow("name")
+		m.extraneous()
+		switch role {
+		case "system", "developer":
+			if r.System != "" {
+				r.System += "\n"
+			}
+			r.System += text
+		case "user", "assistant":
+			r.Messages = append(r.Messages, Message{Role: Role(role), Text: text})
+		}
+	}
+	if len(*s.errs) == 0 && (len(r.Messages) == 0 || r.Messages[0].Role != User) {
+		s.fail("messages", "the conversation must start with a user message after any system messages")
+	}
+	return r
 }

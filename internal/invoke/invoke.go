@@ -8,7 +8,8 @@
 // (prompt/max_tokens → outputs[]), Anthropic text completions
 // (prompt/max_tokens_to_sample → completion) and messages
 // (anthropic_version/messages → content[]), and Cohere Command
-// (prompt/max_tokens → generations[]). A body of another family fails with
+// (prompt/max_tokens → generations[]), and OpenAI chat completions
+// (messages/max_completion_tokens → choices[], as Bedrock serves gpt-oss). A body of another family fails with
 // the ValidationException wording Bedrock's model schema validator uses
 // ("Malformed input request: #: required key [inputText] not found, please
 // reformat your input and try again.").
@@ -40,6 +41,7 @@ const (
 	Mistral   Family = "mistral"   // prompt, max_tokens → outputs[]
 	Anthropic Family = "anthropic" // text completions or messages
 	Cohere    Family = "cohere"    // Command: prompt → generations[]
+	OpenAI    Family = "openai"    // chat completions: messages → choices[]
 )
 
 // ParseFamily returns the family named s (the provider prefix of a Bedrock
@@ -50,7 +52,7 @@ func ParseFamily(s string) (Family, error) {
 		s = s[:i]
 	}
 	switch f := Family(s); f {
-	case Meta, Amazon, Mistral, Anthropic, Cohere:
+	case Meta, Amazon, Mistral, Anthropic, Cohere, OpenAI:
 		return f, nil
 	case "llama", "qwen":
 		return Meta, nil
@@ -72,6 +74,7 @@ const (
 	AnthropicMessages
 	CohereText
 	Converse
+	OpenAIChat
 )
 
 func (f Format) String() string {
@@ -90,6 +93,8 @@ func (f Format) String() string {
 		return "cohere-command"
 	case Converse:
 		return "converse"
+	case OpenAIChat:
+		return "openai-chat-completions"
 	}
 	return fmt.Sprintf("Format(%d)", int(f))
 }

@@ -53,6 +53,15 @@ var decodeCases = []decodeCase{
 		body: `{"prompt":"hi","temperature":0.3,"p":0.5,"k":10,"max_tokens":40,"stop_sequences":["."],"return_likelihoods":"NONE","stream":false,"num_generations":1,"truncate":"END"}`,
 		want: Request{Format: CohereText, Prompt: "hi", Params: Params{MaxTokens: 40, Temperature: 0.3, TopP: 0.5, TopK: 10, Stop: []string{"."}}},
 	},
+	{
+		name: "openai", family: OpenAI,
+		body: `{"messages":[{"role":"system","content":"sys"},{"role":"user","content":"hi"}],"max_completion_tokens":20,"temperature":0,"stop":"END"}`,
+		want: Request{Format: OpenAIChat, System: "sys", Messages: []Message{{User, "hi"}}, Params: Params{MaxTokens: 20, Temperature: 0, TopP: 1, Stop: []string{"END"}}},
+	},
+	{
+		name: "llama body to openai", family: OpenAI, body: `{"prompt":"hi"}`,
+		wantErr: "Malformed input request: #: 2 schema violations found, please reformat your input and try again.",
+	},
 	// Bodies of the wrong family get the schema validator's wording.
 	{
 		name: "llama body to titan", family: Amazon, body: `{"prompt":"hi","max_gen_len":10}`,
@@ -150,6 +159,7 @@ func TestEncodeInvoke(t *testing.T) {
 		{MistralText, res, `{"outputs":[{"text":"Hi!","stop_reason":"stop"}]}`},
 		{AnthropicText, Result{Text: "a", Stop: StopSequence, StopSequence: "\n\nHuman:"}, `{"type":"completion","completion":"a","stop_reason":"stop_sequence","stop":"\n\nHuman:"}`},
 		{AnthropicMessages, res, `{"id":"id1","type":"message","role":"assistant","model":"m","content":[{"type":"text","text":"Hi!"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":2}}`},
+		{OpenAIChat, res, `{"id":"id1","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hi!"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}`},
 		{CohereText, Result{Text: "a", Stop: StopLength, ID: "g"}, `{"generations":[{"id":"g","text":"a","finish_reason":"MAX_TOKENS","index":0}],"id":"g","prompt":"p"}`},
 	}
 	for _, tt := range tests {
@@ -188,7 +198,7 @@ func TestStreamChunks(t *testing.T) {
 	res := Result{Text: "Hello", InputTokens: 3, OutputTokens: 2, Stop: StopLength}
 	m := Metrics{LatencyMs: 40, FirstByteLatencyMs: 7}
 	wantMetrics := map[string]any{"inputTokenCount": 3.0, "outputTokenCount": 2.0, "invocationLatency": 40.0, "firstByteLatency": 7.0}
-	for _, f := range []Format{LlamaText, TitanText, MistralText, AnthropicText, AnthropicMessages, CohereText} {
+	for _, f := range []Format{LlamaText, TitanText, MistralText, AnthropicText, AnthropicMessages, CohereText, OpenAIChat} {
 		t.Run(f.String(), func(t *testing.T) {
 			s := NewStream(Request{Format: f}, 3, "id", "model")
 			var frames []Frame
@@ -209,6 +219,11 @@ func TestStreamChunks(t *testing.T) {
 			for _, c := range chunks {
 				for _, k := range []string{"generation", "outputText", "completion", "text"} {
 					if s, ok := c[k].(string); ok {
+						text.WriteString(s)
+					}
+				}
+				if o, ok := c["choices"].([]any); ok {
+					if s, ok := o[0].(map[string]any)["delta"].(map[string]any)["content"].(string); ok {
 						text.WriteString(s)
 					}
 				}

@@ -34,6 +34,11 @@ func stopReason(f Format, k StopKind) string {
 			return "MAX_TOKENS"
 		}
 		return "COMPLETE"
+	case OpenAIChat:
+		if k == StopLength || k == StopContext {
+			return "length"
+		}
+		return "stop"
 	case Converse:
 		switch k {
 		case StopLength:
@@ -158,6 +163,29 @@ func EncodeInvoke(req Request, res Result) []byte {
 		}{[]generation{{res.ID, res.Text, reason, 0}}, res.ID, req.Prompt})
 	case Converse:
 		return EncodeConverse(res, Metrics{})
+	case OpenAIChat:
+		type message struct {
+			Role    string `json:"role"`
+			Content string `json:"content"`
+		}
+		type choice struct {
+			Index        int     `json:"index"`
+			Message      message `json:"message"`
+			FinishReason string  `json:"finish_reason"`
+		}
+		type usage struct {
+			PromptTokens     int `json:"prompt_tokens"`
+			CompletionTokens int `json:"completion_tokens"`
+			TotalTokens      int `json:"total_tokens"`
+		}
+		return mustJSON(struct {
+			ID      string   `json:"id"`
+			Object  string   `json:"object"`
+			Model   string   `json:"model"`
+			Choices []choice `json:"choices"`
+			Usage   usage    `json:"usage"`
+		}{res.ID, "chat.completion", res.Model, []choice{{0, message{"assistant", res.Text}, reason}},
+			usage{res.InputTokens, res.OutputTokens, res.InputTokens + res.OutputTokens}})
 	}
 	panic(fmt.Sprintf("invoke: EncodeInvoke of unknown format %v", req.Format))
 }
@@ -360,6 +388,27 @@ func (s *Stream) piece(text string, outTokens int, first bool, reason *string, m
 			Index int    `json:"index"`
 			Delta delta  `json:"delta"`
 		}{"content_block_delta", 0, delta{"text_delta", text}})
+	case OpenAIChat:
+		type delta struct {
+			Role    string `json:"role,omitempty"`
+			Content string `json:"content,omitempty"`
+		}
+		type choice struct {
+			Index        int     `json:"index"`
+			Delta        delta   `json:"delta"`
+			FinishReason *string `json:"finish_reason"`
+		}
+		d := delta{Content: text}
+		if first {
+			d.Role = "assistant"
+		}
+		return mustJSON(struct {
+			ID      string             `json:"id"`
+			Object  string             `json:"object"`
+			Model   string             `json:"model"`
+			Choices []choice           `json:"choices"`
+			Metrics *invocationMetrics `json:"amazon-bedrock-invocationMetrics,omitempty"`
+		}{s.id, "chat.completion.chunk", s.model, []choice{{0, d, reason}}, m})
 	case CohereText:
 		if reason == nil {
 			return mustJSON(struct {
