@@ -219,32 +219,45 @@ func (g *gemm) macro(buf *gemmBuf, ic, mb, jc, nb, pc, kb, mode int, aInPlace, b
 			g.packBPanel(buf.bEdge, pc, kb, jc+jr, nn)
 			bp = buf.bEdge
 		}
-		for ir := 0; ir < mb; ir += mr {
+		ir := 0
+		if full := mb / mr; nn == nr && full > 0 {
+			// All full tiles of this column in one kernel call.
+			ap, rsa, csa, pa := g.aPanels(buf, ic, pc, kb, aInPlace)
+			kernels(full, kb, ap, rsa, csa, pa, bp, rsb, g.c[ic*g.ldc+jc+jr:], g.ldc, g.alpha, g.beta, mode)
+			ir = full * mr
+		}
+		for ; ir < mb; ir += mr {
+			// Edge tiles: compute into t, merge the valid corner.
 			mm := min(mr, mb-ir)
 			var ap []float32
 			rsa, csa := 1, mr
-			switch {
-			case !aInPlace:
-				ap = buf.a[ir*kb:]
-			case mm == mr && g.transA:
-				ap = g.a[pc*g.lda+ic+ir:]
-				rsa, csa = 1, g.lda
-			case mm == mr:
-				ap = g.a[(ic+ir)*g.lda+pc:]
-				rsa, csa = g.lda, 1
-			default:
+			if aInPlace && mm < mr {
 				g.packAPanel(buf.aEdge, ic+ir, mm, pc, kb)
 				ap = buf.aEdge
-			}
-			cp := g.c[(ic+ir)*g.ldc+jc+jr:]
-			if mm == mr && nn == nr {
-				kernel(kb, ap, rsa, csa, bp, rsb, cp, g.ldc, g.alpha, g.beta, mode)
-				continue
+			} else {
+				ap, rsa, csa, _ = g.aPanels(buf, ic+ir, pc, kb, aInPlace)
+				if !aInPlace {
+					ap = buf.a[ir*kb:]
+				}
 			}
 			var t [mr * nr]float32
-			kernel(kb, ap, rsa, csa, bp, rsb, t[:], nr, 1, 0, betaZero)
-			mergeEdge(cp, g.ldc, t[:], mm, nn, g.alpha, g.beta, mode)
+			kernels(1, kb, ap, rsa, csa, 0, bp, rsb, t[:], nr, 1, 0, betaZero)
+			mergeEdge(g.c[(ic+ir)*g.ldc+jc+jr:], g.ldc, t[:], mm, nn, g.alpha, g.beta, mode)
 		}
+	}
+}
+
+// aPanels returns where the A panels for rows from i (of the block starting
+// at depth pc) are and their strides: the packed buffer (i must then be the
+// block's first row), or op(A) itself when aInPlace.
+func (g *gemm) aPanels(buf *gemmBuf, i, pc, kb int, aInPlace bool) (ap []float32, rsa, csa, pa int) {
+	switch {
+	case !aInPlace:
+		return buf.a, 1, mr, kb * mr
+	case g.transA:
+		return g.a[pc*g.lda+i:], 1, g.lda, mr
+	default:
+		return g.a[i*g.lda+pc:], g.lda, 1, mr * g.lda
 	}
 }
 

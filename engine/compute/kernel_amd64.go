@@ -8,35 +8,56 @@ import "golang.org/x/sys/cpu"
 // fixed at start-up.
 var haveFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
-// kern6x16 is the AVX2/FMA micro-kernel: the contract of kernelGo, with
+// kern6x16 is the AVX2/FMA micro-kernel: the contract of kernelsGo, with
 // unchecked pointers and element strides.
 //
 //go:noescape
-func kern6x16(k int, a *float32, rsa, csa int, b *float32, rsb int, c *float32, ldc int, alpha, beta float32, mode int)
+func kern6x16(tiles, k int, a *float32, rsa, csa, pa int, b *float32, rsb int, c *float32, ldc int, alpha, beta float32, mode int)
+
+// transpose8 transposes blocks 8×8 blocks; see transposeBlocks.
+//
+//go:noescape
+func transpose8(blocks int, src *float32, lds int, dst *float32, ldd int)
 
 // fmaLoop runs n iterations of 12 independent ymm FMAs (192 FLOP each).
 //
 //go:noescape
 func fmaLoop(n int)
 
-// kernel is the micro-kernel; see kernelGo for the contract. k must be ≥ 1.
-func kernel(k int, a []float32, rsa, csa int, b []float32, rsb int, c []float32, ldc int, alpha, beta float32, mode int) {
+// kernels runs the micro-kernel down a column of tiles; see kernelsGo for
+// the contract. k and tiles must be ≥ 1.
+func kernels(tiles, k int, a []float32, rsa, csa, pa int, b []float32, rsb int, c []float32, ldc int, alpha, beta float32, mode int) {
 	if !haveFMA {
-		kernelGo(k, a, rsa, csa, b, rsb, c, ldc, alpha, beta, mode)
+		kernelsGo(tiles, k, a, rsa, csa, pa, b, rsb, c, ldc, alpha, beta, mode)
 		return
 	}
-	// Bounds of everything the assembly touches.
-	_ = a[(mr-1)*rsa+(k-1)*csa]
+	// Bounds of everything the assembly touches (strides are non-negative).
+	_ = a[(tiles-1)*pa+(mr-1)*rsa+(k-1)*csa]
 	_ = b[(k-1)*rsb+nr-1]
-	_ = c[(mr-1)*ldc+nr-1]
-	kern6x16(k, &a[0], rsa, csa, &b[0], rsb, &c[0], ldc, alpha, beta, mode)
+	_ = c[((tiles-1)*mr+mr-1)*ldc+nr-1]
+	kern6x16(tiles, k, &a[0], rsa, csa, pa, &b[0], rsb, &c[0], ldc, alpha, beta, mode)
+}
+
+// transposeBlocks writes the 8×(8·blocks) matrix at src (row stride lds)
+// transposed into the (8·blocks)×8 matrix at dst (row stride ldd). It
+// reports false, doing nothing, when the assembly is unavailable.
+func transposeBlocks(blocks int, src []float32, lds int, dst []float32, ldd int) bool {
+	if !haveFMA {
+		return false
+	}
+	if blocks <= 0 {
+		return true
+	}
+	_ = src[7*lds+blocks*8-1]
+	_ = dst[(blocks*8-1)*ldd+7]
+	transpose8(blocks, &src[0], lds, &dst[0], ldd)
+	return true
 }
 
 // fmaFlopsPerIter is the work of one fmaLoop iteration.
 const fmaFlopsPerIter = 12 * 8 * 2
 
-// peakLoop runs the FMA probe for about n iterations and returns the FLOP
-// done.
+// peakLoop runs the FMA probe for n iterations and returns the FLOP done.
 func peakLoop(n int) float64 {
 	if !haveFMA {
 		return peakLoopGo(n)

@@ -51,22 +51,30 @@
 	ST(Y14, (R12)(SI*2)); \
 	ST(Y15, 32(R12)(SI*2))
 
-// func kern6x16(k int, a *float32, rsa, csa int, b *float32, rsb int, c *float32, ldc int, alpha, beta float32, mode int)
-TEXT ·kern6x16(SB), NOSPLIT, $0-80
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ rsa+16(FP), R8
+// func kern6x16(tiles, k int, a *float32, rsa, csa, pa int, b *float32, rsb int, c *float32, ldc int, alpha, beta float32, mode int)
+//
+// Computes tiles 6×16 tiles down a column of C: tile t uses the A panel at
+// a + t·pa (element strides rsa between rows, csa between k steps), the same
+// B panel (row stride rsb) and the C tile 6·t rows down.
+TEXT ·kern6x16(SB), NOSPLIT, $8-96
+	MOVQ tiles+0(FP), R13
+	MOVQ a+16(FP), AX
+	MOVQ AX, apanel-8(SP)
+	MOVQ rsa+24(FP), R8
 	SHLQ $2, R8
-	MOVQ csa+24(FP), R10
+	MOVQ csa+32(FP), R10
 	SHLQ $2, R10
-	MOVQ b+32(FP), BX
-	MOVQ rsb+40(FP), R11
+	MOVQ rsb+56(FP), R11
 	SHLQ $2, R11
-	MOVQ c+48(FP), DI
-	MOVQ ldc+56(FP), SI
+	MOVQ c+64(FP), DI
+	MOVQ ldc+72(FP), SI
 	SHLQ $2, SI
+
+tile:
+	MOVQ apanel-8(SP), AX
 	LEAQ (R8)(R8*2), R9
 	ADDQ AX, R9
+	MOVQ b+48(FP), BX
 	LEAQ (SI)(SI*2), R12
 	ADDQ DI, R12
 
@@ -97,11 +105,12 @@ TEXT ·kern6x16(SB), NOSPLIT, $0-80
 	VXORPS Y14, Y14, Y14
 	VXORPS Y15, Y15, Y15
 
-	MOVQ CX, DX
-	SHRQ $2, DX
-	ANDQ $3, CX
+	MOVQ  k+8(FP), CX
+	MOVQ  CX, DX
+	SHRQ  $2, DX
+	ANDQ  $3, CX
 	TESTQ DX, DX
-	JEQ  rem
+	JEQ   rem
 
 loop4:
 	KSTEP
@@ -121,23 +130,111 @@ loop1:
 	JNE  loop1
 
 epilogue:
-	VBROADCASTSS alpha+64(FP), Y0
-	VBROADCASTSS beta+68(FP), Y1
-	MOVQ mode+72(FP), DX
+	VBROADCASTSS alpha+80(FP), Y0
+	VBROADCASTSS beta+84(FP), Y1
+	MOVQ mode+88(FP), DX
 	CMPQ DX, $1
 	JEQ  addc
 	JGT  general
 	TILE(ST0)
-	VZEROUPPER
-	RET
+	JMP  next
 
 addc:
 	TILE(ST1)
-	VZEROUPPER
-	RET
+	JMP next
 
 general:
 	TILE(ST2)
+
+next:
+	// Next tile: C six rows down, A one panel on.
+	LEAQ (R12)(SI*2), DI
+	ADDQ SI, DI
+	MOVQ pa+40(FP), DX
+	SHLQ $2, DX
+	ADDQ DX, apanel-8(SP)
+	DECQ R13
+	JNE  tile
+	VZEROUPPER
+	RET
+
+// Transpose one 8×8 block: rows r0..r7 in Y0..Y7 become columns in
+// Y0..Y7 (Y8..Y15 scratch).
+#define TRANSPOSE8 \
+	VUNPCKLPS  Y1, Y0, Y8; \
+	VUNPCKHPS  Y1, Y0, Y9; \
+	VUNPCKLPS  Y3, Y2, Y10; \
+	VUNPCKHPS  Y3, Y2, Y11; \
+	VUNPCKLPS  Y5, Y4, Y12; \
+	VUNPCKHPS  Y5, Y4, Y13; \
+	VUNPCKLPS  Y7, Y6, Y14; \
+	VUNPCKHPS  Y7, Y6, Y15; \
+	VSHUFPS    $0x44, Y10, Y8, Y0; \
+	VSHUFPS    $0xEE, Y10, Y8, Y1; \
+	VSHUFPS    $0x44, Y11, Y9, Y2; \
+	VSHUFPS    $0xEE, Y11, Y9, Y3; \
+	VSHUFPS    $0x44, Y14, Y12, Y4; \
+	VSHUFPS    $0xEE, Y14, Y12, Y5; \
+	VSHUFPS    $0x44, Y15, Y13, Y6; \
+	VSHUFPS    $0xEE, Y15, Y13, Y7; \
+	VPERM2F128 $0x20, Y4, Y0, Y8; \
+	VPERM2F128 $0x31, Y4, Y0, Y12; \
+	VPERM2F128 $0x20, Y5, Y1, Y9; \
+	VPERM2F128 $0x31, Y5, Y1, Y13; \
+	VPERM2F128 $0x20, Y6, Y2, Y10; \
+	VPERM2F128 $0x31, Y6, Y2, Y14; \
+	VPERM2F128 $0x20, Y7, Y3, Y11; \
+	VPERM2F128 $0x31, Y7, Y3, Y15
+
+// func transpose8(blocks int, src *float32, lds int, dst *float32, ldd int)
+//
+// For each of blocks 8×8 blocks: reads 8 rows of 8 floats at src (row
+// stride lds elements) and writes them transposed as 8 rows of 8 floats at
+// dst (row stride ldd elements); then src moves 8 floats right and dst 8 rows
+// down.
+TEXT ·transpose8(SB), NOSPLIT, $0-40
+	MOVQ blocks+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ lds+16(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+24(FP), DI
+	MOVQ ldd+32(FP), R10
+	SHLQ $2, R10
+	LEAQ (R8)(R8*2), R9
+	ADDQ SI, R9           // row 3
+	LEAQ (R8)(R8*4), R11
+	ADDQ SI, R11          // row 5
+	LEAQ (R10)(R10*2), R12 // 3·ldd bytes
+	TESTQ CX, CX
+	JEQ   tdone
+
+tloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VMOVUPS (SI)(R8*2), Y2
+	VMOVUPS (R9), Y3
+	VMOVUPS (SI)(R8*4), Y4
+	VMOVUPS (R11), Y5
+	VMOVUPS (R11)(R8*1), Y6
+	VMOVUPS (R11)(R8*2), Y7
+	TRANSPOSE8
+	VMOVUPS Y8, (DI)
+	VMOVUPS Y9, (DI)(R10*1)
+	VMOVUPS Y10, (DI)(R10*2)
+	VMOVUPS Y11, (DI)(R12*1)
+	LEAQ    (DI)(R10*4), DI
+	VMOVUPS Y12, (DI)
+	VMOVUPS Y13, (DI)(R10*1)
+	VMOVUPS Y14, (DI)(R10*2)
+	VMOVUPS Y15, (DI)(R12*1)
+	LEAQ    (DI)(R10*4), DI
+	ADDQ    $32, SI
+	ADDQ    $32, R9
+	ADDQ    $32, R11
+	DECQ    CX
+	JNE     tloop
+
+tdone:
 	VZEROUPPER
 	RET
 

@@ -33,3 +33,11 @@ func kernelGo(k int, a []float32, rsa, csa int, b []float32, rsb int, c []float3
 		}
 	}
 }
+
+// kernelsGo runs kernelGo on tiles tiles down a column of C: tile t uses the
+// A panel at a[t*pa:] and the C rows from t*mr.
+func kernelsGo(tiles, k int, a []float32, rsa, csa, pa int, b []float32, rsb int, c []float32, ldc int, alpha, beta float32, mode int) {
+	for t := range tiles {
+		kernelGo(k, a[t*pa:], rsa, csa, b, rsb, c[t*mr*ldc:], ldc, alpha, beta, mode)
+	}
+}

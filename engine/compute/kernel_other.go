@@ -2,10 +2,14 @@
 
 package compute
 
-// kernel is the micro-kernel; without the assembly it is kernelGo.
-func kernel(k int, a []float32, rsa, csa int, b []float32, rsb int, c []float32, ldc int, alpha, beta float32, mode int) {
-	kernelGo(k, a, rsa, csa, b, rsb, c, ldc, alpha, beta, mode)
+// kernels runs the micro-kernel down a column of tiles; without the assembly
+// it is kernelsGo.
+func kernels(tiles, k int, a []float32, rsa, csa, pa int, b []float32, rsb int, c []float32, ldc int, alpha, beta float32, mode int) {
+	kernelsGo(tiles, k, a, rsa, csa, pa, b, rsb, c, ldc, alpha, beta, mode)
 }
+
+// transposeBlocks is only available with the assembly.
+func transposeBlocks(blocks int, src []float32, lds int, dst []float32, ldd int) bool { return false }
 
 // peakLoop runs the portable FMA probe; see peakLoopGo.
 func peakLoop(n int) float64 { return peakLoopGo(n) }

@@ -85,14 +85,24 @@ func (g *gemm) packBPanel(dst []float32, pc, kb, j0, nn int) {
 		}
 		return
 	}
-	// op(B)[p][j] = b[j*ldb+p]: transpose nn rows of B.
+	// op(B)[p][j] = b[j*ldb+p]: transpose nn rows of B, 8×8 blocks at a
+	// time when the assembly is there.
+	p0 := 0
+	if nn == nr && kb >= 8 {
+		blocks := kb / 8
+		src := g.b[j0*ldb+pc:]
+		if transposeBlocks(blocks, src, ldb, dst, nr) {
+			transposeBlocks(blocks, src[8*ldb:], ldb, dst[8:], nr)
+			p0 = blocks * 8
+		}
+	}
 	if nn < nr {
 		clear(dst)
 	}
 	for j := range nn {
 		row := g.b[(j0+j)*ldb+pc:][:kb]
-		for p, v := range row {
-			dst[p*nr+j] = v
+		for p := p0; p < kb; p++ {
+			dst[p*nr+j] = row[p]
 		}
 	}
 }
