@@ -6,99 +6,184 @@ import (
 	"hash/maphash"
 )
 
-// Tokenizer is the base model's tokenizer, as the validator needs it.
-// Encode must be safe for concurrent use; addSpecial adds what the
-// tokenizer's post-processor adds (Llama 3.1: BOS).
+// Tokenizer is the base model's tokenizer, as the validator needs it: the
+// same method the trainer uses (engine/train.Encoder), so one adapter
+// serves both. EncodeOffsets tokenizes text without adding special tokens
+// (added tokens written in the text, such as "<|eot_id|>", are recognised)
+// and returns each token's byte span [start, end) in text. It must be safe
+// for concurrent use.
 type Tokenizer interface {
-	Encode(text string, addSpecial bool) []int
+	EncodeOffsets(text string) (ids []int32, offsets [][2]int, err error)
 }
 
-// ChatTemplate renders a conversation as the base model's chat template
-// does, split into segments whose Loss flag marks assistant text (the
-// tokens the model is trained to produce). A conversation that ends with a
-// user turn is rendered with the generation prompt. Safe for concurrent use.
+// ChatTemplate renders a conversation with the base model's chat template,
+// as training does (engine/train.ChatRenderer): the full text and the byte
+// spans [start, end) the model learns to produce, each assistant turn's
+// content and end-of-turn marker. Safe for concurrent use.
 type ChatTemplate interface {
-	RenderSegments(system string, msgs []Message) ([]Segment, error)
+	RenderTraining(system string, msgs []Message) (text string, learn [][2]int, err error)
 }
 
-// Segment is a piece of a rendered record.
+// Segment is a run of a rendered record's tokens with the same loss flag.
 type Segment struct {
 	Text string `json:"text"`
-	// Loss is true for text the model is trained to produce.
+	// Loss is true for tokens the model is trained to produce.
 	Loss bool `json:"loss"`
-	// Tokens is the segment's token count (set by the encoder).
+	// Tokens is the segment's token count.
 	Tokens int `json:"tokens"`
 }
 
 // Counts are one record's token counts. Input tokens carry no loss (the
 // prompt, system text and template markup); Output tokens do (the
-// completion or assistant turns, with their end-of-turn token).
+// completion or assistant turns with their end-of-turn token, or a whole
+// pre-training document).
 type Counts struct {
 	Input, Output, Total int
 }
 
-// Encoder renders records to the token sequences training sees and counts
-// them. It is safe for concurrent use when its Tokenizer and Template are.
+// Encoder lays records out as the trainer does (engine/train) and counts
+// their tokens: prompt-completion as BOS + prompt + completion + EOS,
+// learning completion and EOS; input and text records as BOS + text + EOS,
+// learning all; conversations through the chat template, learning the
+// assistant spans. Safe for concurrent use when Tokenizer and Template are.
 type Encoder struct {
 	Tokenizer Tokenizer
-	// Template renders conversation formats; nil means the model has no chat
-	// template and only prompt-completion, input and text records encode.
+	// Template renders conversation formats; nil means the model has no
+	// chat template and conversation records are errors.
 	Template ChatTemplate
-	// EOS is the end-of-sequence token text appended to a completion or a
-	// pre-training document ("<|end_of_text|>"); "" appends nothing.
-	EOS string
+	// BOS and EOS are the ids the trainer adds (-1: none); BOSText and
+	// EOSText their token strings, for previews.
+	BOS, EOS         int32
+	BOSText, EOSText string
 }
 
 // ErrNoTemplate is returned for conversation records when the base model
 // has no chat template.
-var ErrNoTemplate = errors.New("the base model has no chat template")
+var ErrNoTemplate = errors.New("the base model has no chat template; use prompt-completion records")
 
-// Segments renders ex: prompt-completion as prompt then completion+EOS with
-// the tokenizer's specials (TRL's "standard" prompt-completion layout, no
-// chat template); input and text as one document+EOS trained throughout;
-// conversations through the chat template.
-func (e *Encoder) Segments(ex *Example) ([]Segment, error) {
+// Count tokenizes ex; segs, when non-nil, receives the rendered segments.
+func (e *Encoder) Count(ex *Example, segs *[]Segment) (Counts, error) {
+	var c Counts
+	bos, eos := 0, 0
+	if e.BOS >= 0 {
+		bos = 1
+	}
+	if e.EOS >= 0 {
+		eos = 1
+	}
+	enc := func(s string) (int, error) {
+		ids, _, err := e.Tokenizer.EncodeOffsets(s)
+		if err != nil {
+			return 0, fmt.Errorf("tokenize: %w", err)
+		}
+		return len(ids), nil
+	}
 	switch ex.Format {
 	case FormatPromptCompletion:
-		return []Segment{{Text: ex.Messages[0].Text}, {Text: ex.Messages[1].Text + e.EOS, Loss: true}}, nil
+		p, err := enc(ex.Messages[0].Text)
+		if err != nil {
+			return c, err
+		}
+		q, err := enc(ex.Messages[1].Text)
+		if err != nil {
+			return c, err
+		}
+		c = Counts{Input: bos + p, Output: q + eos}
+		if segs != nil {
+			*segs = []Segment{{Text: e.bosText() + ex.Messages[0].Text, Tokens: c.Input}, {Text: ex.Messages[1].Text + e.eosText(), Loss: true, Tokens: c.Output}}
+		}
 	case FormatInput, FormatText:
-		return []Segment{{Text: ex.Text + e.EOS, Loss: true}}, nil
-	}
-	if e.Template == nil {
-		return nil, ErrNoTemplate
-	}
-	segs, err := e.Template.RenderSegments(ex.System, ex.Messages)
-	if err != nil {
-		return nil, fmt.Errorf("chat template: %w", err)
-	}
-	return segs, nil
-}
-
-// Count renders and tokenizes ex; segs, when non-nil, receives the segments
-// with their token counts.
-func (e *Encoder) Count(ex *Example, segs *[]Segment) (Counts, error) {
-	ss, err := e.Segments(ex)
-	if err != nil {
-		return Counts{}, err
-	}
-	var c Counts
-	templated := ex.Format == FormatConversation || ex.Format == FormatMessages || ex.Format == FormatPrompt
-	for i := range ss {
-		// The chat template writes BOS itself; plain layouts get the
-		// tokenizer's specials on their first segment.
-		n := len(e.Tokenizer.Encode(ss[i].Text, i == 0 && !templated))
-		ss[i].Tokens = n
-		if ss[i].Loss {
-			c.Output += n
-		} else {
-			c.Input += n
+		n, err := enc(ex.Text)
+		if err != nil {
+			return c, err
+		}
+		c = Counts{Output: bos + n + eos}
+		if segs != nil {
+			*segs = []Segment{{Text: e.bosText() + ex.Text + e.eosText(), Loss: true, Tokens: c.Output}}
+		}
+	case FormatPrompt:
+		if e.Template == nil {
+			n, err := enc(ex.Messages[0].Text)
+			if err != nil {
+				return c, err
+			}
+			c = Counts{Input: bos + n}
+			if segs != nil {
+				*segs = []Segment{{Text: e.bosText() + ex.Messages[0].Text, Tokens: c.Input}}
+			}
+			break
+		}
+		fallthrough
+	default:
+		if e.Template == nil {
+			return c, ErrNoTemplate
+		}
+		text, spans, err := e.Template.RenderTraining(ex.System, ex.Messages)
+		if err != nil {
+			return c, fmt.Errorf("chat template: %w", err)
+		}
+		ids, offs, err := e.Tokenizer.EncodeOffsets(text)
+		if err != nil {
+			return c, fmt.Errorf("tokenize: %w", err)
+		}
+		var prevEnd int
+		for i := range ids {
+			o := offs[i]
+			loss := learned(o, spans) && i > 0
+			if loss {
+				c.Output++
+			} else {
+				c.Input++
+			}
+			if segs != nil {
+				// Text between tokens (spaces the tokenizer dropped) stays
+				// with the segment before it.
+				if n := len(*segs); n > 0 && o[0] > prevEnd {
+					(*segs)[n-1].Text += text[prevEnd:o[0]]
+					prevEnd = o[0]
+				}
+				end := max(o[1], prevEnd)
+				if n := len(*segs); n > 0 && (*segs)[n-1].Loss == loss {
+					(*segs)[n-1].Text += text[prevEnd:end]
+					(*segs)[n-1].Tokens++
+				} else {
+					*segs = append(*segs, Segment{Text: text[prevEnd:end], Loss: loss, Tokens: 1})
+				}
+				prevEnd = end
+			}
+		}
+		if segs != nil && prevEnd < len(text) && len(*segs) > 0 {
+			(*segs)[len(*segs)-1].Text += text[prevEnd:]
 		}
 	}
 	c.Total = c.Input + c.Output
-	if segs != nil {
-		*segs = ss
-	}
 	return c, nil
+}
+
+// learned applies the trainer's rule: a token is learned when it starts
+// inside a span (a token straddling a span's start belongs to the prompt);
+// an empty token at the span's end belongs to it.
+func learned(o [2]int, spans [][2]int) bool {
+	for _, s := range spans {
+		if o[0] >= s[0] && o[0] < s[1] && o[1] > o[0] || o[0] == o[1] && o[0] > s[0] && o[0] <= s[1] {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Encoder) bosText() string {
+	if e.BOS < 0 {
+		return ""
+	}
+	return e.BOSText
+}
+
+func (e *Encoder) eosText() string {
+	if e.EOS < 0 {
+		return ""
+	}
+	return e.EOSText
 }
 
 // recordHash hashes a record's content with whitespace runs collapsed, so

@@ -9,18 +9,17 @@ import (
 )
 
 // wordTokenizer is a test tokenizer: one token per whitespace-separated
-// word and per <|special|> marker, plus BOS (id 1) when addSpecial.
+// word and per <|special|> marker.
 type wordTokenizer struct{}
 
-func (wordTokenizer) Encode(s string, addSpecial bool) []int {
-	var ids []int
-	if addSpecial {
-		ids = append(ids, 1)
-	}
+func (wordTokenizer) EncodeOffsets(s string) ([]int32, [][2]int, error) {
+	var ids []int32
+	var offs [][2]int
 	for i := 0; i < len(s); {
 		if strings.HasPrefix(s[i:], "<|") {
 			if j := strings.Index(s[i:], "|>"); j > 0 {
 				ids = append(ids, 2)
+				offs = append(offs, [2]int{i, i + j + 2})
 				i += j + 2
 				continue
 			}
@@ -34,41 +33,41 @@ func (wordTokenizer) Encode(s string, addSpecial bool) []int {
 			j++
 		}
 		ids = append(ids, 3)
+		offs = append(offs, [2]int{i, j})
 		i = j
 	}
-	return ids
+	return ids, offs, nil
 }
 
 func isSpaceByte(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
 
-// headerTemplate renders Llama-3-style headers.
+// headerTemplate renders Llama-3-style headers; assistant content and its
+// <|eot_id|> are learned.
 type headerTemplate struct{}
 
-func (headerTemplate) RenderSegments(system string, msgs []Message) ([]Segment, error) {
-	var segs []Segment
-	emit := func(text string, loss bool) {
-		if n := len(segs); n > 0 && segs[n-1].Loss == loss {
-			segs[n-1].Text += text
-			return
-		}
-		segs = append(segs, Segment{Text: text, Loss: loss})
-	}
-	emit("<|begin_of_text|>", false)
+func (headerTemplate) RenderTraining(system string, msgs []Message) (string, [][2]int, error) {
+	var b strings.Builder
+	var spans [][2]int
+	b.WriteString("<|begin_of_text|>")
 	if system != "" {
-		emit("<|start_header_id|>system<|end_header_id|>\n\n"+system+"<|eot_id|>", false)
+		b.WriteString("<|start_header_id|>system<|end_header_id|>\n\n" + system + "<|eot_id|>")
 	}
 	for _, m := range msgs {
-		emit("<|start_header_id|>"+m.Role+"<|end_header_id|>\n\n", false)
-		emit(m.Text+"<|eot_id|>", m.Role == RoleAssistant)
+		b.WriteString("<|start_header_id|>" + m.Role + "<|end_header_id|>\n\n")
+		start := b.Len()
+		b.WriteString(m.Text + "<|eot_id|>")
+		if m.Role == RoleAssistant {
+			spans = append(spans, [2]int{start, b.Len()})
+		}
 	}
 	if len(msgs) > 0 && msgs[len(msgs)-1].Role == RoleUser {
-		emit("<|start_header_id|>assistant<|end_header_id|>\n\n", false)
+		b.WriteString("<|start_header_id|>assistant<|end_header_id|>\n\n")
 	}
-	return segs, nil
+	return b.String(), spans, nil
 }
 
 func testEncoder() *Encoder {
-	return &Encoder{Tokenizer: wordTokenizer{}, Template: headerTemplate{}, EOS: "<|end_of_text|>"}
+	return &Encoder{Tokenizer: wordTokenizer{}, Template: headerTemplate{}, BOS: 1, EOS: 2, BOSText: "<|begin_of_text|>", EOSText: "<|end_of_text|>"}
 }
 
 func bytesSource(name string, b []byte) Source {

@@ -130,7 +130,7 @@ func TestKinds(t *testing.T) {
 			`reserved_prefix.jsonl:1: error schema_version (schemaVersion): schemaVersion "anything": want "bedrock-conversation-2024"`,
 		}},
 		{file: "template_error.jsonl", noTmpl: true, want: []string{
-			"template_error.jsonl:1: error template_error: the base model has no chat template",
+			"template_error.jsonl:1: error template_error: the base model has no chat template; use prompt-completion records",
 		}},
 		{file: "empty_file.jsonl", want: []string{
 			"empty_file.jsonl: error empty_file: file is empty: it holds no records",

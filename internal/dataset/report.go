@@ -296,7 +296,7 @@ func (r *Report) WriteText(w io.Writer) error {
 			if s.Loss {
 				tag = "[LOSS]"
 			}
-			p("  %s %4d tok  %s\n", tag, s.Tokens, clip(fmt.Sprintf("%q", s.Text), 160))
+			p("  %s %4d tok  %s\n", tag, s.Tokens, clipMiddle(fmt.Sprintf("%q", s.Text), 400))
 		}
 	}
 	if r.Plan != nil {
@@ -355,15 +355,14 @@ func joinInts(v []int64) string {
 	return strings.Join(parts, ", ")
 }
 
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
+// clipMiddle shortens s to about n runes, keeping its start and end.
+func clipMiddle(s string, n int) string {
 	r := []rune(s)
 	if len(r) <= n {
 		return s
 	}
-	return string(r[:n]) + "…"
+	h := n / 2
+	return fmt.Sprintf("%s …(%d characters)… %s", string(r[:h]), len(r)-2*h, string(r[len(r)-h:]))
 }
 
 func human(b int64) string {
