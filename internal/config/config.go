@@ -1,0 +1,165 @@
+// Package config holds the server's settings: embedded defaults, an
+// optional JSON config file, STRATA_* environment variables and flags, in
+// increasing precedence. Describe documents every setting in one table.
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// ModelConfig registers a foundation model from a Hugging Face directory.
+type ModelConfig struct {
+	ID       string `json:"id"`
+	Dir      string `json:"dir"`
+	Family   string `json:"family"`
+	Name     string `json:"name,omitempty"`
+	Provider string `json:"provider,omitempty"`
+}
+
+// Config is the server configuration.
+type Config struct {
+	DataDir         string        `json:"dataDir"`
+	Addr            string        `json:"addr"`
+	Region          string        `json:"region"`
+	DatabaseURL     string        `json:"databaseUrl"`
+	Workers         int           `json:"workers"`
+	MaxActiveJobs   int           `json:"maxActiveJobs"`
+	TrainCommand    []string      `json:"trainCommand,omitempty"`
+	TrainThreads    int           `json:"trainThreads"`
+	AccessKeyID     string        `json:"-"`
+	SecretAccessKey string        `json:"-"`
+	AccountID       string        `json:"accountId,omitempty"`
+	LogLevel        string        `json:"logLevel"`
+	LogFormat       string        `json:"logFormat"`
+	NoStarter       bool          `json:"noStarter"`
+	Models          []ModelConfig `json:"models,omitempty"`
+}
+
+// Setting documents one configuration setting.
+type Setting struct {
+	Key, Env, Default, Help string
+}
+
+// Describe lists every setting with its environment variable and default.
+func Describe() []Setting {
+	return []Setting{
+		{"dataDir", "STRATA_DATA_DIR", "./data", "data directory: SQLite metadata, objects, job work dirs, model weights, server.key"},
+		{"addr", "STRATA_ADDR", "127.0.0.1:8080", "listen address (HOST:PORT; port 0 picks a free port)"},
+		{"region", "STRATA_REGION", "us-east-1", "region in ARNs and the accepted SigV4 credential scope"},
+		{"databaseUrl", "STRATA_DATABASE_URL", "sqlite:DATADIR/strata.db", "metadata store: sqlite:PATH or postgres://..."},
+		{"workers", "STRATA_WORKERS", "1", "customization jobs run at once by the in-process worker (0 = none)"},
+		{"maxActiveJobs", "STRATA_MAX_ACTIVE_JOBS", "8", "per-account quota of InProgress+Stopping jobs (ServiceQuotaExceededException past it)"},
+		{"trainCommand", "STRATA_TRAIN_COMMAND", "<this binary> train", "child command that runs one job (space-separated)"},
+		{"trainThreads", "STRATA_TRAIN_THREADS", "0", "threads per training child (0 = all cores)"},
+		{"-", "STRATA_ACCESS_KEY_ID", "(generated)", "access key id of the initial SigV4 key pair"},
+		{"-", "STRATA_SECRET_ACCESS_KEY", "(generated)", "secret of the initial SigV4 key pair"},
+		{"accountId", "STRATA_ACCOUNT_ID", "(generated)", "account id of the initial key"},
+		{"logLevel", "STRATA_LOG_LEVEL", "info", "debug, info, warn or error"},
+		{"logFormat", "STRATA_LOG_FORMAT", "text", "text or json"},
+		{"noStarter", "STRATA_NO_STARTER", "false", "do not build the offline starter model at startup"},
+		{"models", "-", "[]", "foundation models to register: [{id, dir, family}]"},
+	}
+}
+
+// Default returns the embedded defaults.
+func Default() Config {
+	return Config{DataDir: "./data", Addr: "127.0.0.1:8080", Region: "us-east-1", Workers: 1, MaxActiveJobs: 8,
+		LogLevel: "info", LogFormat: "text"}
+}
+
+// Load returns the defaults overlaid with the JSON file at path (if not
+// empty) and then with environment variables read through getenv.
+func Load(path string, getenv func(string) string) (Config, error) {
+	c := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		if err := Parse(b, &c); err != nil {
+			return c, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+	if err := c.applyEnv(getenv); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// Parse decodes a JSON config document over c, rejecting unknown keys.
+func Parse(b []byte, c *Config) error {
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return fmt.Errorf("config: parse: %w", err)
+	}
+	return c.Validate()
+}
+
+func (c *Config) applyEnv(getenv func(string) string) error {
+	str := func(env string, dst *string) {
+		if v := getenv(env); v != "" {
+			*dst = v
+		}
+	}
+	num := func(env string, dst *int) error {
+		if v := getenv(env); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("config: %s=%q: not an integer", env, v)
+			}
+			*dst = n
+		}
+		return nil
+	}
+	str("STRATA_DATA_DIR", &c.DataDir)
+	str("STRATA_ADDR", &c.Addr)
+	str("STRATA_REGION", &c.Region)
+	str("STRATA_DATABASE_URL", &c.DatabaseURL)
+	str("STRATA_ACCESS_KEY_ID", &c.AccessKeyID)
+	str("STRATA_SECRET_ACCESS_KEY", &c.SecretAccessKey)
+	str("STRATA_ACCOUNT_ID", &c.AccountID)
+	str("STRATA_LOG_LEVEL", &c.LogLevel)
+	str("STRATA_LOG_FORMAT", &c.LogFormat)
+	if v := getenv("STRATA_TRAIN_COMMAND"); v != "" {
+		c.TrainCommand = strings.Fields(v)
+	}
+	if v := getenv("STRATA_NO_STARTER"); v != "" {
+		c.NoStarter = v == "1" || v == "true"
+	}
+	for env, dst := range map[string]*int{"STRATA_WORKERS": &c.Workers, "STRATA_MAX_ACTIVE_JOBS": &c.MaxActiveJobs, "STRATA_TRAIN_THREADS": &c.TrainThreads} {
+		if err := num(env, dst); err != nil {
+			return err
+		}
+	}
+	return c.Validate()
+}
+
+// Validate checks the settings.
+func (c *Config) Validate() error {
+	if c.Workers < 0 || c.MaxActiveJobs < 0 || c.TrainThreads < 0 {
+		return fmt.Errorf("config: workers, maxActiveJobs and trainThreads must be >= 0")
+	}
+	if c.AccountID != "" && (len(c.AccountID) != 12 || strings.Trim(c.AccountID, "0123456789") != "") {
+		return fmt.Errorf("config: accountId %q must be 12 digits", c.AccountID)
+	}
+	for _, m := range c.Models {
+		if m.ID == "" || m.Dir == "" {
+			return fmt.Errorf("config: every model needs id and dir")
+		}
+	}
+	return nil
+}
+
+// DB returns the database URL, defaulting to SQLite in the data dir.
+func (c *Config) DB() string {
+	if c.DatabaseURL != "" {
+		return c.DatabaseURL
+	}
+	return "sqlite:" + filepath.Join(c.DataDir, "strata.db")
+}
