@@ -16,6 +16,12 @@ type Tokenizer interface {
 	EncodeOffsets(text string) (ids []int32, offsets [][2]int, err error)
 }
 
+// idEncoder is an optional Tokenizer capability: ids without offsets,
+// which is all plain layouts need.
+type idEncoder interface {
+	EncodeIDs(text string) ([]int32, error)
+}
+
 // ChatTemplate renders a conversation with the base model's chat template,
 // as training does (engine/train.ChatRenderer): the full text and the byte
 // spans [start, end) the model learns to produce, each assistant turn's
@@ -72,6 +78,13 @@ func (e *Encoder) Count(ex *Example, segs *[]Segment) (Counts, error) {
 		eos = 1
 	}
 	enc := func(s string) (int, error) {
+		if ie, ok := e.Tokenizer.(idEncoder); ok {
+			ids, err := ie.EncodeIDs(s)
+			if err != nil {
+				return 0, fmt.Errorf("tokenize: %w", err)
+			}
+			return len(ids), nil
+		}
 		ids, _, err := e.Tokenizer.EncodeOffsets(s)
 		if err != nil {
 			return 0, fmt.Errorf("tokenize: %w", err)

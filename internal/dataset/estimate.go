@@ -121,6 +121,8 @@ type ModelInfo struct {
 	MaxPositions      int    `json:"max_position_embeddings"`
 	TieWordEmbeddings bool   `json:"tie_word_embeddings"`
 	NameOrPath        string `json:"_name_or_path"`
+	// EOSTokenID is an int or a list of ints.
+	EOSTokenID json.RawMessage `json:"eos_token_id,omitempty"`
 }
 
 // ReadModelInfo reads dir/config.json.

@@ -226,12 +226,15 @@ func Validate(ctx context.Context, cfg Config, train Source, validation ...Sourc
 		rep.Memory = &m
 	}
 	if cfg.Probe != nil && seq > 0 && ts.Total.Sum > 0 {
-		probeSeq := min(seq, 512)
-		tps, err := cfg.Probe.TrainTokensPerSecond(ctx, p.BatchSize, probeSeq)
+		// A short batch-1 probe: CPU training throughput in tokens/s barely
+		// depends on the batch size, and a long probe would cost more than
+		// the validation itself.
+		probeSeq, probeBatch := min(seq, 256), 1
+		tps, err := cfg.Probe.TrainTokensPerSecond(ctx, probeBatch, probeSeq)
 		if err != nil {
 			rep.Notes = append(rep.Notes, "throughput probe failed: "+err.Error())
 		} else if tps > 0 {
-			rep.Time = &TimeEstimate{TokensPerSecond: tps, ProbeBatch: p.BatchSize, ProbeSeqLen: probeSeq,
+			rep.Time = &TimeEstimate{TokensPerSecond: tps, ProbeBatch: probeBatch, ProbeSeqLen: probeSeq,
 				Seconds: (float64(p.TrainedTokens) + float64(p.ValidationTokens)/3) / tps}
 		}
 	}
