@@ -1,0 +1,173 @@
+package llama
+
+import (
+	"math"
+	"testing"
+
+	"github.com/strata-ml/strata/engine/lora"
+	"github.com/strata-ml/strata/engine/model"
+)
+
+// randomAdapter returns an adapter with non-zero A and B.
+func randomAdapter(t *testing.T, m *Model, cfg lora.Config, seed uint64) *lora.Adapter {
+	t.Helper()
+	a, err := lora.New(cfg, len(m.Layers), func(mod lora.Module) (int, int) { return projShape(m.cfg, mod) }, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range a.Tensors() {
+		for i := range n.Data {
+			n.Data[i] += float32(math.Sin(float64(i)*1.3+float64(seed))) * 0.2
+		}
+	}
+	return a
+}
+
+// TestStepAdaptersAndMerge: a batched Step where each sequence has its own
+// adapter (or none) equals running each sequence alone, and equals the
+// training forward of a model with that adapter merged into its weights.
+// Tolerance 2e-5·(1 + max|logit|) (merging reorders float32 sums).
+func TestStepAdaptersAndMerge(t *testing.T) {
+	f := loadFixture(t, "qwen2")
+	m := loadParityModel(t, f)
+	b := f.batch()
+	a1 := randomAdapter(t, m, lora.Config{Rank: 3, Alpha: 6}, 1)
+	a2 := randomAdapter(t, m, lora.Config{Rank: 2, Alpha: 8, RSLoRA: true, TargetModules: []string{"v_proj", "up_proj"}}, 2)
+	adapters := []*lora.Adapter{a1, nil, a2}
+	rows := [][]int32{b.Tokens[:b.T], b.Tokens[b.T : 2*b.T], b.Tokens[3 : 3+b.T]}
+	v := m.cfg.VocabSize
+	// Batched: prefill 6 tokens each (lengths differ: third prefills 4), then decode.
+	seqs := make([]model.Seq, 3)
+	for i := range seqs {
+		n := 6
+		if i == 2 {
+			n = 4
+		}
+		seqs[i] = model.Seq{Tokens: rows[i][:n], Cache: m.NewCache(), Adapter: adapters[i], AllLogits: true}
+	}
+	got := make([][]float32, 3)
+	done := make([]int, 3)
+	for {
+		active := []int{}
+		var batch []model.Seq
+		for i := range seqs {
+			if done[i] < b.T {
+				active = append(active, i)
+				batch = append(batch, seqs[i])
+			}
+		}
+		if len(batch) == 0 {
+			break
+		}
+		out, err := m.Step(batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, i := range active {
+			got[i] = append(got[i], out[k]...)
+			done[i] += len(seqs[i].Tokens)
+			if done[i] < b.T {
+				seqs[i].Tokens = rows[i][done[i] : done[i]+1]
+			}
+		}
+	}
+	for i, a := range adapters {
+		mm := loadParityModel(t, f)
+		if a != nil {
+			if err := MergeInto(mm, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := mm.Logits(&model.Batch{B: 1, T: b.T, Tokens: rows[i]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, s := maxAbsDiff(got[i], want)
+		t.Logf("seq %d: max|diff| vs merged %.3g", i, d)
+		if d > 2e-5*(1+s) || len(got[i]) != b.T*v {
+			t.Errorf("seq %d: Step logits differ from merged model by %.3g", i, d)
+		}
+	}
+	// The adapter attached for training gives the same forward as merging.
+	mt := loadParityModel(t, f)
+	if err := mt.AttachLoRA(a1); err != nil {
+		t.Fatal(err)
+	}
+	l1, _, _ := mt.Forward(b)
+	if err := mt.MergeLoRA(); err != nil {
+		t.Fatal(err)
+	}
+	l2, _, _ := mt.Forward(b)
+	if math.Abs(l1-l2) > 1e-5*l1 {
+		t.Errorf("loss with adapter %v, merged %v", l1, l2)
+	}
+	if err := mt.MergeLoRA(); err != ErrNoAdapter {
+		t.Errorf("second merge: %v", err)
+	}
+}
+
+func TestStepErrors(t *testing.T) {
+	f := loadFixture(t, "llama")
+	m := loadParityModel(t, f)
+	c := m.NewCache()
+	other := model.NewKVCache(1, 4)
+	bad := randomAdapter(t, m, lora.Config{Rank: 2, Alpha: 2}, 3)
+	bad.Layers[0][lora.QProj].In = 5
+	tests := []struct {
+		name string
+		seqs []model.Seq
+	}{
+		{"empty", []model.Seq{{Cache: c}}},
+		{"no cache", []model.Seq{{Tokens: []int32{1}}}},
+		{"foreign cache", []model.Seq{{Tokens: []int32{1}, Cache: other}}},
+		{"token range", []model.Seq{{Tokens: []int32{1000}, Cache: c}}},
+		{"shared cache", []model.Seq{{Tokens: []int32{1}, Cache: c}, {Tokens: []int32{2}, Cache: c}}},
+		{"bad adapter", []model.Seq{{Tokens: []int32{1}, Cache: c, Adapter: bad}}},
+	}
+	for _, tt := range tests {
+		if _, err := m.Step(tt.seqs); err == nil {
+			t.Errorf("%s: Step succeeded", tt.name)
+		}
+		if c.Len != 0 {
+			t.Fatalf("%s: cache modified on error", tt.name)
+		}
+	}
+}
+
+// TestLoRADropoutAndAccumulation: dropout changes the training loss but not
+// Forward; LossScale halves gradients; gradients accumulate across calls.
+func TestLoRADropoutAndAccumulation(t *testing.T) {
+	f := loadFixture(t, "llama")
+	m := loadParityModel(t, f)
+	if _, err := m.EnableLoRA(lora.Config{Rank: 4, Alpha: 8, Dropout: 0.3}, 5); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range m.Params() { // make B non-zero so dropout matters
+		for i := range p.Data {
+			p.Data[i] += 0.05 * float32(math.Cos(float64(i)))
+		}
+	}
+	b := f.batch()
+	e1, _, _ := m.Forward(b)
+	e2, _, _ := m.Forward(b)
+	tr, _, err := m.ForwardBackward(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e1 != e2 || tr == e1 {
+		t.Errorf("eval %v %v, train %v: dropout must apply only in training", e1, e2, tr)
+	}
+	m.Adapter().Config.Dropout = 0
+	m.ZeroGrad()
+	m.ForwardBackward(b)
+	g1 := append([]float32(nil), m.Params()[3].Grad...)
+	m.ForwardBackward(b)
+	bb := *b
+	bb.LossScale = -2
+	m.ForwardBackward(&bb)
+	for i, v := range m.Params()[3].Grad {
+		if math.Abs(float64(v)) > 1e-6*(1+math.Abs(float64(g1[i]))) {
+			t.Fatalf("grad %d: 1+1-2 accumulations left %v (single %v)", i, v, g1[i])
+		}
+	}
+}
