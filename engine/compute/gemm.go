@@ -9,7 +9,7 @@ import "fmt"
 const (
 	mr = 6    // micro-tile rows
 	nr = 16   // micro-tile columns (two ymm registers)
-	kc = 256  // depth of one packed block
+	kc = 384  // depth of one packed block
 	mc = 144  // rows of one packed A block (multiple of mr)
 	nc = 4080 // columns of one packed B block (multiple of nr)
 
@@ -158,11 +158,15 @@ func (g *gemm) run(buf *gemmBuf, i0, i1, j0, j1 int) {
 	if m <= 0 || n <= 0 {
 		return
 	}
-	// A panel is used n/nr times: for skinny n read it in place. Likewise B
-	// for skinny m, when it is not transposed (a transposed B must be packed
-	// to be read as nr-wide rows).
+	// An A panel is used n/nr times: for skinny n read it in place (six
+	// rows, or six columns of a transposed A, at a time). A B panel is used
+	// m/mr times: read it in place when m is tiny, or when B is a narrow
+	// (skinny n) matrix whose rows are close together. B rows far apart are
+	// not read in place otherwise: with a power-of-two stride they all fall
+	// in the same cache sets and evict each other between tiles. A
+	// transposed B must be packed to be read as nr-wide rows.
 	aInPlace := n <= skinny
-	bInPlace := !aInPlace && m <= skinny && !g.transB
+	bInPlace := !g.transB && (m <= 2*mr || n <= skinny && g.ldb <= skinny)
 	if !aInPlace {
 		buf.a = grow(buf.a, min(mc, roundUp(m, mr))*min(kc, g.k))
 	}
