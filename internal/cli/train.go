@@ -18,6 +18,7 @@ import (
 	"github.com/strata-ml/strata/engine/model"
 	_ "github.com/strata-ml/strata/engine/model/llama" // registers the Llama family
 	"github.com/strata-ml/strata/engine/safetensors"
+	"github.com/strata-ml/strata/engine/template"
 	"github.com/strata-ml/strata/engine/tokenizer"
 	"github.com/strata-ml/strata/engine/train"
 	"github.com/strata-ml/strata/internal/trainspec"
@@ -188,7 +189,11 @@ func trainSpec(ctx context.Context, spec trainspec.Spec, resume bool, ev *eventS
 	if len(eos) == 0 {
 		eos = m.Config().EOSTokenIDs()
 	}
-	tokens, err := train.TokensFor(tok, chatRendererFor(tok), eos)
+	chat, err := chatRendererFor(tok)
+	if err != nil {
+		return nil, fmt.Errorf("base model %s: %w", spec.BaseModelDir, err)
+	}
+	tokens, err := train.TokensFor(tok, chat, eos)
 	if err != nil {
 		return nil, err
 	}
@@ -336,15 +341,28 @@ func (s *eventSink) train(e train.Event) {
 
 // chatRendererFor returns the chat renderer of the tokenizer's chat
 // template, or nil when the model has none.
-func chatRendererFor(tok *tokenizer.Tokenizer) train.ChatRenderer {
-	return nil
+func chatRendererFor(tok *tokenizer.Tokenizer) (train.ChatRenderer, error) {
+	if tok.Config().ChatTemplate == "" {
+		return nil, nil
+	}
+	t, err := template.FromConfig(tok.Config(), template.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("chat template: %w", err)
+	}
+	return train.TemplateRenderer(t, tok.Config()), nil
 }
 
 // chatPromptFor returns a function that renders a conversation with the
 // tokenizer's chat template followed by the assistant prompt, or nil when the
 // model has none.
 func chatPromptFor(tok *tokenizer.Tokenizer) func(system string, msgs []train.Message) (string, error) {
-	return nil
+	t, err := template.FromConfig(tok.Config(), template.Options{})
+	if err != nil {
+		return nil
+	}
+	return func(system string, msgs []train.Message) (string, error) {
+		return train.ChatPrompt(t, tok.Config(), system, msgs)
+	}
 }
 
 func setThreads(n int) { compute.SetThreads(n) }
