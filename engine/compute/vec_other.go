@@ -1,0 +1,8 @@
+//go:build !amd64 || purego
+
+package compute
+
+func sdot(x, y []float32) float32         { return sdotGo(x, y) }
+func ssum(x []float32) float32            { return ssumGo(x) }
+func saxpy(alpha float32, x, y []float32) { saxpyGo(alpha, x, y) }
+func sscal(alpha float32, x []float32)    { sscalGo(alpha, x) }
