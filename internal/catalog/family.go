@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/strata-ml/strata/engine/train"
 	"github.com/strata-ml/strata/internal/apierr"
 )
 
@@ -102,10 +103,19 @@ func (f *Family) ResolveHyperParameters(modelID string, in map[string]string) (m
 		names = append(names, hp.Name)
 	}
 	var bad []string
+	extra := map[string]bool{}
+	for _, sp := range train.HyperParameterSpecs() {
+		if _, ok := known[sp.Name]; !ok {
+			extra[sp.Name] = true
+		}
+	}
 	for _, k := range slices.Sorted(maps.Keys(in)) {
 		hp, ok := known[k]
 		if !ok {
-			bad = append(bad, fmt.Sprintf("Hyperparameter %s is not supported for model %s; supported hyperparameters: %s", k, modelID, strings.Join(names, ", ")))
+			if !extra[k] {
+				bad = append(bad, fmt.Sprintf("Hyperparameter %s is not supported for model %s; supported hyperparameters: %s (and Strata's: %s)",
+					k, modelID, strings.Join(names, ", "), strings.Join(slices.Sorted(maps.Keys(extra)), ", ")))
+			}
 			continue
 		}
 		v, err := strconv.ParseFloat(strings.TrimSpace(in[k]), 64)
@@ -123,6 +133,10 @@ func (f *Family) ResolveHyperParameters(modelID string, in map[string]string) (m
 	}
 	if len(bad) > 0 {
 		return nil, apierr.Validationf("%s", strings.Join(bad, "; "))
+	}
+	// The engine's own check: an accepted job never fails on its hyperparameters later.
+	if _, err := train.ParseHyperParameters(in); err != nil {
+		return nil, apierr.Wrap(apierr.Validation, strings.TrimPrefix(err.Error(), "hyperParameters: "), err)
 	}
 	out := make(map[string]string, len(f.HyperParams))
 	for _, hp := range f.HyperParams {

@@ -1,0 +1,172 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/strata-ml/strata/internal/catalog"
+	"github.com/strata-ml/strata/internal/config"
+	"github.com/strata-ml/strata/internal/jobs"
+	"github.com/strata-ml/strata/internal/keys"
+	"github.com/strata-ml/strata/internal/store"
+	"github.com/strata-ml/strata/internal/store/sqlstore"
+	"github.com/strata-ml/strata/internal/worker"
+)
+
+// AppOptions are the pluggable parts of an App that live in other packages.
+type AppOptions struct {
+	Logger *slog.Logger
+	// Starter builds (or finds) the offline starter model under dir and
+	// returns its model directory; nil leaves the starter out.
+	Starter func(dir string) (string, error)
+	// Objects overrides the worker's object access (default: DirObjects
+	// over DATADIR/objects).
+	Objects worker.Objects
+	// CheckDataset runs in each job's Validation phase (optional).
+	CheckDataset worker.DatasetCheck
+	// Configure may adjust the server options (S3 handler, delete guard)
+	// before the server is built.
+	Configure func(*Options, *App)
+}
+
+// App is a running Strata server: store, keys, catalog, job service,
+// in-process worker and HTTP listener.
+type App struct {
+	Config  config.Config
+	Store   store.Store
+	Keys    *keys.Manager
+	Catalog *catalog.Catalog
+	Jobs    *jobs.Service
+	Worker  *worker.Worker
+	Server  *Server
+
+	// The initial SigV4 credentials.
+	AccessKeyID, SecretAccessKey, Account string
+
+	log    *slog.Logger
+	ln     net.Listener
+	http   *http.Server
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Start opens the data dir and starts serving on cfg.Addr.
+func Start(ctx context.Context, cfg config.Config, o AppOptions) (*App, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("server: data dir: %w", err)
+	}
+	st, err := sqlstore.Open(ctx, cfg.DB())
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: cfg, Store: st, log: log}
+	fail := func(err error) (*App, error) {
+		st.Close()
+		return nil, err
+	}
+	for _, m := range cfg.Models {
+		if _, ok := catalog.LookupFamily(m.Family); !ok && m.Family != "" {
+			return fail(fmt.Errorf("server: model %s: unknown family %q (known: %v)", m.ID, m.Family, catalog.FamilyNames()))
+		}
+		fam := m.Family
+		if fam == "" {
+			fam = "llama"
+		}
+		if err := st.PutFoundationModel(ctx, &store.FoundationModel{ID: m.ID, Dir: m.Dir, Family: fam, Name: m.Name, Provider: m.Provider, Created: time.Now().UTC()}); err != nil {
+			return fail(err)
+		}
+	}
+	if a.Keys, err = keys.Open(st, cfg.DataDir); err != nil {
+		return fail(err)
+	}
+	if a.AccessKeyID, a.SecretAccessKey, a.Account, err = a.Keys.EnsureInitial(ctx, cfg.AccountID, cfg.AccessKeyID, cfg.SecretAccessKey); err != nil {
+		return fail(err)
+	}
+	a.Catalog = catalog.New(st)
+	objects := o.Objects
+	if objects == nil {
+		objects = worker.DirObjects{Root: filepath.Join(cfg.DataDir, "objects")}
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.cancel = cancel
+	wake := func() {}
+	if cfg.Workers > 0 {
+		a.Worker, err = worker.New(worker.Config{
+			Store: st, Catalog: a.Catalog, Objects: objects,
+			WorkDir: filepath.Join(cfg.DataDir, "jobs"), ModelsDir: filepath.Join(cfg.DataDir, "custom-models"),
+			Command: cfg.TrainCommand, Owner: "local", Concurrency: cfg.Workers, Threads: cfg.TrainThreads,
+			CheckDataset: o.CheckDataset, Logger: log.With("component", "worker"),
+		})
+		if err != nil {
+			cancel()
+			return fail(err)
+		}
+		wake = a.Worker.Wake
+	}
+	a.Jobs = jobs.New(jobs.Config{Store: st, Catalog: a.Catalog, Region: cfg.Region, MaxActiveJobs: cfg.MaxActiveJobs, Wake: wake})
+	opts := Options{Store: st, Catalog: a.Catalog, Jobs: a.Jobs, Region: cfg.Region, Auth: NewKeyAuth(a.Keys, cfg.Region), Logger: log}
+	if o.Configure != nil {
+		o.Configure(&opts, a)
+	}
+	a.Server = New(opts)
+	a.ln, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		cancel()
+		return fail(fmt.Errorf("server: listen %s: %w", cfg.Addr, err))
+	}
+	a.http = &http.Server{Handler: a.Server, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	a.wg.Go(func() {
+		if err := a.http.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http serve", "err", err)
+		}
+	})
+	if a.Worker != nil {
+		a.wg.Go(func() {
+			if err := a.Worker.Run(runCtx); err != nil {
+				log.Error("worker", "err", err)
+			}
+		})
+	}
+	if o.Starter != nil && !cfg.NoStarter {
+		go func() { // not waited for at shutdown: building may take a while
+			dir, err := o.Starter(filepath.Join(cfg.DataDir, "foundation-models", "starter"))
+			if err != nil {
+				log.Error("starter model", "err", err)
+			} else {
+				log.Info("starter model ready", "model_id", catalog.StarterID, "dir", dir)
+			}
+			a.Catalog.SetStarter(dir, err)
+		}()
+	}
+	return a, nil
+}
+
+// Endpoint returns the base URL the server listens on.
+func (a *App) Endpoint() string { return "http://" + a.ln.Addr().String() }
+
+// Shutdown stops accepting requests, lets running jobs checkpoint (they are
+// re-queued and resume at the next start) and closes the store.
+func (a *App) Shutdown(ctx context.Context) error {
+	err := a.http.Shutdown(ctx)
+	a.cancel()
+	done := make(chan struct{})
+	go func() { a.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = errors.Join(err, ctx.Err())
+	}
+	return errors.Join(err, a.Store.Close())
+}
