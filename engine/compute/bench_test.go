@@ -39,6 +39,8 @@ var sgemmBenchShapes = []struct {
 	{"LoRAdown/512x2048x16", false, false, 512, 2048, 16},
 	{"LoRAdownNT/512x2048x16", false, true, 512, 2048, 16}, // x·Aᵀ
 	{"LoRAup/512x16x2048", false, false, 512, 16, 2048},
+	{"GEMV-NT/1x2048x2048", false, true, 1, 2048, 2048}, // decode: x·Wᵀ
+	{"GEMV-NN/1x2048x2048", false, false, 1, 2048, 2048},
 }
 
 // BenchmarkSgemm reports, per shape and thread count, the mean GFLOP/s (from

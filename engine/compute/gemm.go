@@ -19,6 +19,10 @@ const (
 
 	// minParallelFlops is the smallest m·n·k worth splitting over threads.
 	minParallelFlops = 48 * 48 * 48
+
+	// gemvRows is the largest m for which A·Bᵀ is computed as dot products
+	// of rows instead of through packed tiles.
+	gemvRows = 4
 )
 
 // Modes of the micro-kernel epilogue: how the tile is merged into C.
@@ -69,6 +73,16 @@ func (p *Pool) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float3
 		return
 	}
 	t := p.threads
+	if m <= gemvRows {
+		// A few rows (decoding): stream B once, with no packing, as dot
+		// products of rows (x·Wᵀ) or as row updates C[i] += A[i][p]·B[p].
+		if transB {
+			g.dots(p, t)
+		} else {
+			g.axpys(p, t)
+		}
+		return
+	}
 	if t > 1 && m*n*k >= minParallelFlops {
 		p.sgemmParallel(&g, t)
 		return
@@ -108,6 +122,76 @@ func (p *Pool) sgemmParallel(g *gemm, t int) {
 		}
 		p.putBuf(buf)
 	})
+}
+
+// dots computes C = alpha·op(A)·Bᵀ + beta·C as m·n dot products of rows,
+// splitting the columns of C over t threads when large enough.
+func (g *gemm) dots(p *Pool, t int) {
+	if g.m*g.n*g.k < minParallelFlops {
+		t = 1
+	}
+	rows := g.aRows()
+	p.parallel(g.n, t, func(lo, hi int) {
+		for i, ar := range rows {
+			cr := g.c[i*g.ldc : i*g.ldc+g.n]
+			for j := lo; j < hi; j++ {
+				s := g.alpha * sdot(ar, g.b[j*g.ldb:j*g.ldb+g.k])
+				switch g.beta {
+				case 0:
+					cr[j] = s
+				case 1:
+					cr[j] += s
+				default:
+					cr[j] = s + g.beta*cr[j]
+				}
+			}
+		}
+	})
+}
+
+// axpys computes C = alpha·op(A)·B + beta·C for B not transposed as row
+// updates C[i] += alpha·op(A)[i][p]·B[p], reading each row of B once for all
+// m rows of C, and splitting the columns over t threads when large enough.
+func (g *gemm) axpys(p *Pool, t int) {
+	if g.m*g.n*g.k < minParallelFlops {
+		t = 1
+	}
+	rows := g.aRows()
+	p.parallel(g.n, t, func(lo, hi int) {
+		for i := range g.m {
+			cr := g.c[i*g.ldc+lo : i*g.ldc+hi]
+			switch g.beta {
+			case 0:
+				clear(cr)
+			case 1:
+			default:
+				sscal(g.beta, cr)
+			}
+		}
+		for q := range g.k {
+			br := g.b[q*g.ldb+lo : q*g.ldb+hi]
+			for i, ar := range rows {
+				saxpy(g.alpha*ar[q], br, g.c[i*g.ldc+lo:i*g.ldc+hi])
+			}
+		}
+	})
+}
+
+// aRows returns the m rows of op(A), copying them out when A is transposed.
+func (g *gemm) aRows() [][]float32 {
+	rows := make([][]float32, g.m)
+	for i := range rows {
+		if !g.transA {
+			rows[i] = g.a[i*g.lda : i*g.lda+g.k]
+			continue
+		}
+		r := make([]float32, g.k)
+		for q := range r {
+			r[q] = g.a[q*g.lda+i]
+		}
+		rows[i] = r
+	}
+	return rows
 }
 
 // check panics on inconsistent arguments.
