@@ -75,6 +75,9 @@ type PutOptions struct {
 	ContentType string
 	Metadata    map[string]string
 	Checksums   map[string]string
+	// Tee, when set, receives a copy of the content as it is stored (to
+	// compute extra checksums without a second pass).
+	Tee io.Writer
 	// Verify, when set, is called after the whole content has been written
 	// and before it becomes visible, with the attributes it will have. An error
 	// aborts the Put (nothing is stored) and is returned wrapped. It lets a

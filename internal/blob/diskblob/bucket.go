@@ -120,7 +120,7 @@ type written struct {
 
 // writeTemp streams r into a new temporary file in dir, fsyncs it and
 // returns its hashes. On error nothing is left behind.
-func (b *Bucket) writeTemp(ctx context.Context, dir string, r io.Reader) (written, error) {
+func (b *Bucket) writeTemp(ctx context.Context, dir string, r io.Reader, tee io.Writer) (written, error) {
 	tmp := path.Join(dir, randomName())
 	f, err := b.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil && notExist(err) {
@@ -144,7 +144,11 @@ func (b *Bucket) writeTemp(ctx context.Context, dir string, r io.Reader) (writte
 	if b.opts.TempWriter != nil {
 		w = b.opts.TempWriter(w)
 	}
-	n, err := io.Copy(io.MultiWriter(w, hm, hs), ctxReader{ctx, r})
+	dst := io.MultiWriter(w, hm, hs)
+	if tee != nil {
+		dst = io.MultiWriter(w, hm, hs, tee)
+	}
+	n, err := io.Copy(dst, ctxReader{ctx, r})
 	if err != nil {
 		return written{}, err
 	}
@@ -262,7 +266,11 @@ func (b *Bucket) Put(ctx context.Context, key string, r io.Reader, opts *blob.Pu
 		}
 		return blob.Attrs{}, b.wrapErr("put", key, mapWriteErr(err))
 	}
-	w, err := b.writeTemp(ctx, dir, r)
+	var tee io.Writer
+	if opts != nil {
+		tee = opts.Tee
+	}
+	w, err := b.writeTemp(ctx, dir, r, tee)
 	if err != nil {
 		return blob.Attrs{}, b.wrapErr("put", key, mapWriteErr(err))
 	}

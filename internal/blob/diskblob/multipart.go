@@ -131,7 +131,11 @@ func (b *Bucket) UploadPart(ctx context.Context, key, uploadID string, n int, r 
 		return Part{}, b.wrapErr("upload part", key, err)
 	}
 	dir := b.uploadDir(uploadID)
-	w, err := b.writeTemp(ctx, dir, r)
+	var tee io.Writer
+	if opts != nil {
+		tee = opts.Tee
+	}
+	w, err := b.writeTemp(ctx, dir, r, tee)
 	if err != nil {
 		return Part{}, b.wrapErr("upload part", key, mapWriteErr(err))
 	}
@@ -232,11 +236,13 @@ func (b *Bucket) CompleteMultipartUpload(ctx context.Context, key, uploadID stri
 		if !ok || strings.Trim(c.ETag, `"`) != p.ETag {
 			return blob.Attrs{}, b.wrapErr("complete multipart upload", key, fmt.Errorf("%w: part %d not uploaded or ETag %s differs", ErrInvalidPart, c.Number, c.ETag))
 		}
-		if i < len(list)-1 && p.Size < MinPartSize {
-			return blob.Attrs{}, b.wrapErr("complete multipart upload", key, fmt.Errorf("%w: part %d is %d bytes", ErrEntityTooSmall, c.Number, p.Size))
-		}
 		raw, _ := hex.DecodeString(p.ETag)
 		etags.Write(raw)
+	}
+	for _, c := range list[:len(list)-1] {
+		if p := byNum[c.Number]; p.Size < MinPartSize {
+			return blob.Attrs{}, b.wrapErr("complete multipart upload", key, fmt.Errorf("%w: part %d is %d bytes", ErrEntityTooSmall, c.Number, p.Size))
+		}
 	}
 	dir := b.uploadDir(uploadID)
 	readers := make([]io.Reader, 0, len(list))
@@ -258,7 +264,11 @@ func (b *Bucket) CompleteMultipartUpload(ctx context.Context, key, uploadID stri
 	if err := b.root.MkdirAll(path.Dir(target), 0o755); err != nil {
 		return blob.Attrs{}, b.wrapErr("complete multipart upload", key, fmt.Errorf("%w: a prefix of key %q is an existing object", blob.ErrInvalidKey, key))
 	}
-	w, err := b.writeTemp(ctx, path.Dir(target), io.MultiReader(readers...))
+	var tee io.Writer
+	if opts != nil {
+		tee = opts.Tee
+	}
+	w, err := b.writeTemp(ctx, path.Dir(target), io.MultiReader(readers...), tee)
 	if err != nil {
 		return blob.Attrs{}, b.wrapErr("complete multipart upload", key, mapWriteErr(err))
 	}
