@@ -70,7 +70,7 @@ func TestDataValidate(t *testing.T) {
 		{"flags_after_file", []string{"data", "validate", "--no-probe", goodFile, "--model", dir, "--hp", "epochCount=3", "--hp", "batchSize=4"}, 0,
 			[]string{"Plan: 3 epochs × 5 steps/epoch (batch 4) = 15 optimizer steps"}, ""},
 		{"invalid", []string{"data", "validate", badFile, "--model", dir, "--no-probe"}, 1,
-			[]string{"Dataset INVALID", "bad.jsonl:4:14: error invalid_json: not valid JSON at byte 14: unexpected end of JSON input",
+			[]string{"Dataset INVALID", "bad.jsonl:4:15: error invalid_json: not valid JSON at byte 15: unexpected end of JSON input",
 				`bad.jsonl:5: error empty_field (completion): "completion" is empty`}, ""},
 		{"family_rules", []string{"data", "validate", goodFile, "--model", dir, "--no-probe", "--family", "llama3.1"}, 1,
 			[]string{"good.jsonl: error too_few_records: 20 training and validation records; Meta Llama 3.1 needs at least 100"}, ""},

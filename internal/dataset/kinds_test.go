@@ -25,7 +25,7 @@ func TestKinds(t *testing.T) {
 		wantMsg string   // Bedrock message of the first issue
 	}{
 		{file: "invalid_json.jsonl", want: []string{
-			"invalid_json.jsonl:2:51: error invalid_json: not valid JSON at byte 51: unexpected end of JSON input",
+			"invalid_json.jsonl:2:52: error invalid_json: not valid JSON at byte 52: unexpected end of JSON input",
 			"invalid_json.jsonl:3: warning duplicate: same record as line 1",
 		}, wantMsg: "Unable to parse Amazon S3 file: invalid_json.jsonl. " + jsonlMsg},
 		{file: "trailing_data.jsonl", want: []string{

@@ -2,8 +2,6 @@ package dataset
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -82,12 +80,13 @@ func ValidateLine(r LineRules, line []byte) (*Example, []Issue) {
 		return nil, []Issue{{Severity: SeverityError, Code: CodeUnsupportedType, File: r.File, Line: 1, Reason: err.Error()}}
 	}
 	var issues []Issue
-	ex := c.check(line, 1, &issues)
+	ex := c.check(line, 1, &issues, &jparser{})
 	return ex, issues
 }
 
 // issuer collects the issues of one line.
 type issuer struct {
+	p      *jparser
 	c      *lineChecker
 	line   int64
 	issues *[]Issue
@@ -110,9 +109,10 @@ func (s *issuer) parseErr(col int, reason string) {
 	*s.issues = append(*s.issues, Issue{Severity: SeverityError, Code: CodeInvalidJSON, File: s.c.r.File, Line: s.line, Column: col, Reason: reason, Message: msgUnparseable(s.c.r.File)})
 }
 
-// check validates one line; issues are appended to *issues.
-func (c *lineChecker) check(line []byte, lineNo int64, issues *[]Issue) *Example {
-	s := &issuer{c: c, line: lineNo, issues: issues}
+// check validates one line with parser p (one per goroutine); issues are
+// appended to *issues.
+func (c *lineChecker) check(line []byte, lineNo int64, issues *[]Issue, p *jparser) *Example {
+	s := &issuer{c: c, line: lineNo, issues: issues, p: p}
 	if len(bytes.TrimSpace(line)) == 0 {
 		s.add(SeverityError, CodeBlankLine, "", "blank line: JSONL allows no empty lines between records", msgUnparseable(c.r.File))
 		return nil
@@ -131,29 +131,24 @@ func (c *lineChecker) check(line []byte, lineNo int64, issues *[]Issue) *Example
 		s.parseErr(1, "line starts with a UTF-8 byte-order mark (U+FEFF); were files with BOMs concatenated?")
 		return nil
 	}
-	if off, depth := depthExceeded(line, MaxDepth); off >= 0 {
-		*issues = append(*issues, Issue{Severity: SeverityError, Code: CodeTooDeep, File: c.r.File, Line: lineNo, Column: off + 1, Reason: fmt.Sprintf("JSON nested %d levels deep at byte %d; records may nest at most %d levels", depth, off+1, MaxDepth), Message: msgUnparseable(c.r.File)})
-		return nil
-	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(line, &obj); err != nil {
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &se):
-			s.parseErr(int(se.Offset), fmt.Sprintf("not valid JSON at byte %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: ")))
-		case errors.As(err, &te):
-			*issues = append(*issues, Issue{Severity: SeverityError, Code: CodeNotObject, File: c.r.File, Line: lineNo, Reason: fmt.Sprintf("record is a JSON %s; each line must be one JSON object", jsonType(bytes.TrimSpace(line))), Message: msgUnparseable(c.r.File)})
-		default:
-			s.parseErr(0, "not valid JSON: "+err.Error())
+	if err := p.parse(line, MaxDepth); err != nil {
+		if err.depth {
+			*issues = append(*issues, Issue{Severity: SeverityError, Code: CodeTooDeep, File: c.r.File, Line: lineNo, Column: err.off + 1, Reason: fmt.Sprintf("JSON nested %d levels deep at byte %d; records may nest at most %d levels", MaxDepth+1, err.off+1, MaxDepth), Message: msgUnparseable(c.r.File)})
+			return nil
 		}
+		s.parseErr(err.off+1, fmt.Sprintf("not valid JSON at byte %d: %s", err.off+1, err.msg))
 		return nil
 	}
-	if obj == nil {
-		*issues = append(*issues, Issue{Severity: SeverityError, Code: CodeNotObject, File: c.r.File, Line: lineNo, Reason: "record is JSON null; each line must be one JSON object", Message: msgUnparseable(c.r.File)})
+	const root = 0
+	if k := p.nodes[root].kind; k != jObject {
+		what := "a JSON " + k.String()
+		if k == jNull {
+			what = "JSON null"
+		}
+		*issues = append(*issues, Issue{Severity: SeverityError, Code: CodeNotObject, File: c.r.File, Line: lineNo, Reason: "record is " + what + "; each line must be one JSON object", Message: msgUnparseable(c.r.File)})
 		return nil
 	}
-	f := c.detect(obj)
+	f := c.detect(p, root)
 	if !c.limits.accepts(c.r.Type, f) {
 		want := c.limits.Formats[c.r.Type]
 		if len(want) == 0 {
@@ -166,15 +161,15 @@ func (c *lineChecker) check(line []byte, lineNo int64, issues *[]Issue) *Example
 	var ex *Example
 	switch f {
 	case FormatPromptCompletion:
-		ex = s.promptCompletion(obj)
+		ex = s.promptCompletion(root)
 	case FormatPrompt:
-		ex = s.promptOnly(obj)
+		ex = s.promptOnly(root)
 	case FormatInput:
-		ex = s.input(obj)
+		ex = s.input(root)
 	case FormatConversation:
-		ex = s.conversation(obj)
+		ex = s.conversation(root)
 	case FormatMessages:
-		ex = s.messages(obj)
+		ex = s.messages(root)
 	}
 	if s.failed || ex == nil {
 		return nil
@@ -193,27 +188,28 @@ func (c *lineChecker) check(line []byte, lineNo int64, issues *[]Issue) *Example
 }
 
 // detect names the format a record looks like, by its keys.
-func (c *lineChecker) detect(obj map[string]json.RawMessage) Format {
-	_, hasSchema := obj["schemaVersion"]
-	msgs, hasMsgs := obj["messages"]
-	_, hasPrompt := obj["prompt"]
-	_, hasCompletion := obj["completion"]
-	_, hasInput := obj["input"]
+func (c *lineChecker) detect(p *jparser, obj int32) Format {
+	hasSchema := p.get(obj, "schemaVersion") >= 0
+	msgs := p.get(obj, "messages")
+	hasPrompt := p.get(obj, "prompt") >= 0
+	hasCompletion := p.get(obj, "completion") >= 0
+	hasInput := p.get(obj, "input") >= 0
 	want := c.limits.Formats[c.r.Type]
 	switch {
 	case hasSchema:
 		return FormatConversation
-	case hasMsgs:
+	case msgs >= 0:
 		// Tell the two message shapes apart by the first message's content.
-		var first []struct {
-			Content json.RawMessage `json:"content"`
-		}
-		if json.Unmarshal(msgs, &first) == nil && len(first) > 0 && len(first[0].Content) > 0 {
-			switch first[0].Content[0] {
-			case '"':
-				return FormatMessages
-			case '[':
-				return FormatConversation
+		if p.nodes[msgs].kind == jArray {
+			if first := p.nodes[msgs].first; first >= 0 && p.nodes[first].kind == jObject {
+				if content := p.get(first, "content"); content >= 0 {
+					switch p.nodes[content].kind {
+					case jString:
+						return FormatMessages
+					case jArray:
+						return FormatConversation
+					}
+				}
 			}
 		}
 		for _, f := range want {
@@ -271,22 +267,29 @@ func describeFormats(fs []Format) string {
 }
 
 // extraKeys reports keys outside allowed: errors when strict, else warnings.
-func (s *issuer) extraKeys(obj map[string]json.RawMessage, prefix string, strict bool, allowed ...string) {
+func (s *issuer) extraKeys(obj int32, prefix string, strict bool, allowed ...string) {
 	var extra []string
-	for k := range obj {
+	p := s.p
+	for k := p.nodes[obj].first; k >= 0; k = p.nodes[p.nodes[k].next].next {
 		ok := false
 		for _, a := range allowed {
-			if k == a {
+			if p.keyIs(k, a) {
 				ok = true
 				break
 			}
 		}
 		if !ok {
-			extra = append(extra, k)
+			extra = append(extra, p.str(k))
 		}
 	}
+	if len(extra) == 0 {
+		return
+	}
 	sort.Strings(extra)
-	for _, k := range extra {
+	for i, k := range extra {
+		if i > 0 && k == extra[i-1] {
+			continue
+		}
 		if strict {
 			s.errf(CodeUnknownField, prefix+k, "unknown key %q: this format allows only %s", k, quoteList(allowed))
 		} else {
@@ -303,30 +306,34 @@ func quoteList(keys []string) string {
 	return strings.Join(q, ", ")
 }
 
-// str reads a required string field; empty reports whether "" is allowed.
-func (s *issuer) str(obj map[string]json.RawMessage, key, path string, allowEmpty bool) (string, bool) {
-	raw, ok := obj[key]
-	if !ok || jsonType(raw) == "null" {
+// kind returns the kind of node v, treating a missing value (-1) as null.
+func (s *issuer) kind(v int32) jkind {
+	if v < 0 {
+		return jNull
+	}
+	return s.p.nodes[v].kind
+}
+
+// str reads the required string key of obj; allowEmpty accepts "".
+func (s *issuer) str(obj int32, key, path string, allowEmpty bool) (string, bool) {
+	v := s.p.get(obj, key)
+	if s.kind(v) == jNull {
 		s.errf(CodeMissingField, path, "missing required key %q", key)
 		return "", false
 	}
-	if t := jsonType(raw); t != "string" {
-		s.errf(CodeWrongType, path, "%q must be a string, not a JSON %s", key, t)
+	if k := s.kind(v); k != jString {
+		s.errf(CodeWrongType, path, "%q must be a string, not a JSON %s", key, k)
 		return "", false
 	}
-	var v string
-	if err := json.Unmarshal(raw, &v); err != nil {
-		s.errf(CodeWrongType, path, "%q: %v", key, err)
-		return "", false
-	}
-	if !allowEmpty && strings.TrimSpace(v) == "" {
+	t := s.p.str(v)
+	if !allowEmpty && strings.TrimSpace(t) == "" {
 		s.errf(CodeEmptyField, path, "%q is empty", key)
 		return "", false
 	}
-	return v, true
+	return t, true
 }
 
-func (s *issuer) promptCompletion(obj map[string]json.RawMessage) *Example {
+func (s *issuer) promptCompletion(obj int32) *Example {
 	s.extraKeys(obj, "", false, "prompt", "completion")
 	p, ok1 := s.str(obj, "prompt", "prompt", false)
 	c, ok2 := s.str(obj, "completion", "completion", false)
@@ -336,7 +343,7 @@ func (s *issuer) promptCompletion(obj map[string]json.RawMessage) *Example {
 	return &Example{Format: FormatPromptCompletion, Messages: []Message{{RoleUser, p}, {RoleAssistant, c}}}
 }
 
-func (s *issuer) promptOnly(obj map[string]json.RawMessage) *Example {
+func (s *issuer) promptOnly(obj int32) *Example {
 	s.extraKeys(obj, "", false, "prompt")
 	p, ok := s.str(obj, "prompt", "prompt", false)
 	if !ok {
@@ -345,7 +352,7 @@ func (s *issuer) promptOnly(obj map[string]json.RawMessage) *Example {
 	return &Example{Format: FormatPrompt, Messages: []Message{{RoleUser, p}}}
 }
 
-func (s *issuer) input(obj map[string]json.RawMessage) *Example {
+func (s *issuer) input(obj int32) *Example {
 	s.extraKeys(obj, "", false, "input")
 	t, ok := s.str(obj, "input", "input", false)
 	if !ok {
@@ -357,14 +364,14 @@ func (s *issuer) input(obj map[string]json.RawMessage) *Example {
 // messages checks the Claude 3 Haiku shape: optional string system, ≥2
 // strictly alternating string messages, user first, assistant last, no
 // extra keys.
-func (s *issuer) messages(obj map[string]json.RawMessage) *Example {
+func (s *issuer) messages(obj int32) *Example {
 	s.extraKeys(obj, "", true, "system", "messages")
 	ex := &Example{Format: FormatMessages}
-	if raw, ok := obj["system"]; ok && jsonType(raw) != "null" {
-		if t := jsonType(raw); t != "string" {
-			s.errf(CodeWrongType, "system", `"system" must be a string, not a JSON %s`, t)
+	if v := s.p.get(obj, "system"); s.kind(v) != jNull {
+		if k := s.kind(v); k != jString {
+			s.errf(CodeWrongType, "system", `"system" must be a string, not a JSON %s`, k)
 		} else {
-			_ = json.Unmarshal(raw, &ex.System)
+			ex.System = s.p.str(v)
 		}
 	}
 	list, ok := s.msgList(obj)
@@ -372,25 +379,24 @@ func (s *issuer) messages(obj map[string]json.RawMessage) *Example {
 		return nil
 	}
 	for i, m := range list {
-		p := fmt.Sprintf("messages[%d]", i)
-		s.extraKeys(m, p+".", true, "role", "content")
-		role, ok := s.role(m, p)
+		path := fmt.Sprintf("messages[%d]", i)
+		s.extraKeys(m, path+".", true, "role", "content")
+		role, ok := s.role(m, path)
 		if !ok {
 			continue
 		}
-		raw, has := m["content"]
-		if !has || jsonType(raw) == "null" {
-			s.errf(CodeMissingField, p+".content", "missing required key %q", "content")
+		v := s.p.get(m, "content")
+		if s.kind(v) == jNull {
+			s.errf(CodeMissingField, path+".content", "missing required key %q", "content")
 			continue
 		}
-		if t := jsonType(raw); t != "string" {
-			s.errf(CodeWrongType, p+".content", `"content" must be a string in this format, not a JSON %s`, t)
+		if k := s.kind(v); k != jString {
+			s.errf(CodeWrongType, path+".content", `"content" must be a string in this format, not a JSON %s`, k)
 			continue
 		}
-		var text string
-		_ = json.Unmarshal(raw, &text)
+		text := s.p.str(v)
 		if strings.TrimSpace(text) == "" {
-			s.errf(CodeEmptyField, p+".content", "message content is empty")
+			s.errf(CodeEmptyField, path+".content", "message content is empty")
 			continue
 		}
 		ex.Messages = append(ex.Messages, Message{role, text})
@@ -406,42 +412,37 @@ func (s *issuer) messages(obj map[string]json.RawMessage) *Example {
 	return ex
 }
 
-func (s *issuer) msgList(obj map[string]json.RawMessage) ([]map[string]json.RawMessage, bool) {
-	raw, ok := obj["messages"]
-	if !ok || jsonType(raw) == "null" {
+// msgList returns the message objects of obj's "messages" array.
+func (s *issuer) msgList(obj int32) ([]int32, bool) {
+	v := s.p.get(obj, "messages")
+	if s.kind(v) == jNull {
 		s.errf(CodeMissingField, "messages", "missing required key %q", "messages")
 		return nil, false
 	}
-	if t := jsonType(raw); t != "array" {
-		s.errf(CodeWrongType, "messages", `"messages" must be an array, not a JSON %s`, t)
+	if k := s.kind(v); k != jArray {
+		s.errf(CodeWrongType, "messages", `"messages" must be an array, not a JSON %s`, k)
 		return nil, false
 	}
-	var items []json.RawMessage
-	_ = json.Unmarshal(raw, &items)
+	items := s.p.elems(v)
 	if len(items) == 0 {
 		s.errf(CodeTooFewMessages, "messages", `"messages" is empty`)
 		return nil, false
 	}
-	out := make([]map[string]json.RawMessage, 0, len(items))
 	for i, it := range items {
-		if t := jsonType(it); t != "object" {
-			s.errf(CodeWrongType, fmt.Sprintf("messages[%d]", i), "each message must be an object, not a JSON %s", t)
-			continue
+		if k := s.kind(it); k != jObject {
+			s.errf(CodeWrongType, fmt.Sprintf("messages[%d]", i), "each message must be an object, not a JSON %s", k)
 		}
-		var m map[string]json.RawMessage
-		_ = json.Unmarshal(it, &m)
-		out = append(out, m)
 	}
-	return out, !s.failed
+	return items, !s.failed
 }
 
-func (s *issuer) role(m map[string]json.RawMessage, p string) (string, bool) {
-	role, ok := s.str(m, "role", p+".role", true)
+func (s *issuer) role(m int32, path string) (string, bool) {
+	role, ok := s.str(m, "role", path+".role", true)
 	if !ok {
 		return "", false
 	}
 	if role != RoleUser && role != RoleAssistant {
-		s.errf(CodeBadRole, p+".role", "role %q: only %q and %q are allowed", role, RoleUser, RoleAssistant)
+		s.errf(CodeBadRole, path+".role", "role %q: only %q and %q are allowed", role, RoleUser, RoleAssistant)
 		return "", false
 	}
 	return role, true
@@ -465,29 +466,23 @@ func (s *issuer) turnOrder(msgs []Message, lastAssistant bool) {
 }
 
 // conversation checks bedrock-conversation-2024 records.
-func (s *issuer) conversation(obj map[string]json.RawMessage) *Example {
+func (s *issuer) conversation(obj int32) *Example {
 	lim := s.c.limits
 	s.extraKeys(obj, "", false, "schemaVersion", "system", "messages")
-	if raw, ok := obj["schemaVersion"]; !ok || jsonType(raw) == "null" {
+	if v := s.p.get(obj, "schemaVersion"); s.kind(v) == jNull {
 		s.errf(CodeSchemaVersion, "schemaVersion", `missing "schemaVersion": %q`, FormatConversation)
-	} else if t := jsonType(raw); t != "string" {
-		s.errf(CodeWrongType, "schemaVersion", `"schemaVersion" must be a string, not a JSON %s`, t)
-	} else {
-		var v string
-		_ = json.Unmarshal(raw, &v)
-		if !lim.AnySchemaVersion && v != string(FormatConversation) {
-			s.errf(CodeSchemaVersion, "schemaVersion", "schemaVersion %q: want %q", v, FormatConversation)
-		}
+	} else if k := s.kind(v); k != jString {
+		s.errf(CodeWrongType, "schemaVersion", `"schemaVersion" must be a string, not a JSON %s`, k)
+	} else if sv := s.p.str(v); !lim.AnySchemaVersion && sv != string(FormatConversation) {
+		s.errf(CodeSchemaVersion, "schemaVersion", "schemaVersion %q: want %q", sv, FormatConversation)
 	}
 	ex := &Example{Format: FormatConversation}
-	if raw, ok := obj["system"]; ok && jsonType(raw) != "null" {
-		if t := jsonType(raw); t != "array" {
-			s.errf(CodeWrongType, "system", `"system" must be an array of {"text": ...} blocks, not a JSON %s`, t)
+	if v := s.p.get(obj, "system"); s.kind(v) != jNull {
+		if k := s.kind(v); k != jArray {
+			s.errf(CodeWrongType, "system", `"system" must be an array of {"text": ...} blocks, not a JSON %s`, k)
 		} else {
-			var blocks []json.RawMessage
-			_ = json.Unmarshal(raw, &blocks)
 			var parts []string
-			for i, b := range blocks {
+			for i, b := range s.p.elems(v) {
 				if t, ok := s.block(b, fmt.Sprintf("system[%d]", i)); ok {
 					parts = append(parts, t)
 				}
@@ -500,32 +495,30 @@ func (s *issuer) conversation(obj map[string]json.RawMessage) *Example {
 		return nil
 	}
 	for i, m := range list {
-		p := fmt.Sprintf("messages[%d]", i)
-		s.extraKeys(m, p+".", false, "role", "content")
-		role, ok := s.role(m, p)
+		path := fmt.Sprintf("messages[%d]", i)
+		s.extraKeys(m, path+".", false, "role", "content")
+		role, ok := s.role(m, path)
 		if !ok {
 			continue
 		}
-		raw, has := m["content"]
-		if !has || jsonType(raw) == "null" {
-			s.errf(CodeMissingField, p+".content", "missing required key %q", "content")
+		v := s.p.get(m, "content")
+		if s.kind(v) == jNull {
+			s.errf(CodeMissingField, path+".content", "missing required key %q", "content")
 			continue
 		}
-		if t := jsonType(raw); t != "array" {
-			s.errf(CodeWrongType, p+".content", `"content" must be an array of content blocks, not a JSON %s`, t)
+		if k := s.kind(v); k != jArray {
+			s.errf(CodeWrongType, path+".content", `"content" must be an array of content blocks, not a JSON %s`, k)
 			continue
 		}
-		var blocks []json.RawMessage
-		_ = json.Unmarshal(raw, &blocks)
 		var parts []string
-		for j, b := range blocks {
-			if t, ok := s.block(b, fmt.Sprintf("%s.content[%d]", p, j)); ok {
+		for j, b := range s.p.elems(v) {
+			if t, ok := s.block(b, fmt.Sprintf("%s.content[%d]", path, j)); ok {
 				parts = append(parts, t)
 			}
 		}
 		text := strings.Join(parts, "\n")
 		if strings.TrimSpace(text) == "" && !s.failed {
-			s.errf(CodeEmptyField, p+".content", "message has no text")
+			s.errf(CodeEmptyField, path+".content", "message has no text")
 			continue
 		}
 		ex.Messages = append(ex.Messages, Message{role, text})
@@ -554,43 +547,38 @@ func (s *issuer) conversation(obj map[string]json.RawMessage) *Example {
 }
 
 // block reads one content block; only {"text": "..."} is accepted.
-func (s *issuer) block(raw json.RawMessage, p string) (string, bool) {
-	if t := jsonType(raw); t != "object" {
-		s.errf(CodeWrongType, p, `content block must be an object like {"text": "..."}, not a JSON %s`, t)
+func (s *issuer) block(b int32, path string) (string, bool) {
+	if k := s.kind(b); k != jObject {
+		s.errf(CodeWrongType, path, `content block must be an object like {"text": "..."}, not a JSON %s`, k)
 		return "", false
 	}
-	var b map[string]json.RawMessage
-	_ = json.Unmarshal(raw, &b)
-	if _, ok := b["text"]; ok {
-		if len(b) > 1 {
+	if s.p.get(b, "text") >= 0 {
+		if s.p.nodes[b].n > 1 {
 			var other []string
-			for k := range b {
+			for _, k := range s.p.keys(b) {
 				if k != "text" {
 					other = append(other, k)
 				}
 			}
 			sort.Strings(other)
-			s.errf(CodeUnknownField, p, "content block holds %q besides \"text\"; each block holds exactly one kind", other)
+			s.errf(CodeUnknownField, path, "content block holds %q besides \"text\"; each block holds exactly one kind", other)
 			return "", false
 		}
-		return s.str(b, "text", p+".text", true)
+		return s.str(b, "text", path+".text", true)
 	}
 	for _, kind := range []string{"image", "video", "document"} {
-		if _, ok := b[kind]; ok {
-			s.errf(CodeUnsupportedContent, p, "%s content blocks are not supported: Strata's models are text-only; remove the block or describe it in text", kind)
+		if s.p.get(b, kind) >= 0 {
+			s.errf(CodeUnsupportedContent, path, "%s content blocks are not supported: Strata's models are text-only; remove the block or describe it in text", kind)
 			return "", false
 		}
 	}
-	keys := make([]string, 0, len(b))
-	for k := range b {
-		keys = append(keys, k)
-	}
+	keys := s.p.keys(b)
 	sort.Strings(keys)
 	if len(keys) == 0 {
-		s.errf(CodeMissingField, p+".text", `empty content block; want {"text": "..."}`)
+		s.errf(CodeMissingField, path+".text", `empty content block; want {"text": "..."}`)
 		return "", false
 	}
-	s.errf(CodeUnsupportedContent, p, "content block kind %q is not supported; only text blocks are", keys[0])
+	s.errf(CodeUnsupportedContent, path, "content block kind %q is not supported; only text blocks are", keys[0])
 	return "", false
 }
 
@@ -617,59 +605,6 @@ func (s *issuer) reservedPrefix(ex *Example) {
 			}
 		}
 	}
-}
-
-// jsonType names the JSON type of a raw value.
-func jsonType(raw []byte) string {
-	raw = bytes.TrimLeft(raw, " \t\r\n")
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	case '"':
-		return "string"
-	case 't', 'f':
-		return "boolean"
-	case 'n':
-		return "null"
-	}
-	return "number"
-}
-
-// depthExceeded returns the byte offset where nesting first passes max and
-// the depth reached there, or -1. It skips strings and needs no recursion.
-func depthExceeded(b []byte, max int) (int, int) {
-	depth := 0
-	inStr, esc := false, false
-	for i, c := range b {
-		if inStr {
-			switch {
-			case esc:
-				esc = false
-			case c == '\\':
-				esc = true
-			case c == '"':
-				inStr = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inStr = true
-		case '{', '[':
-			depth++
-			if depth > max {
-				return i, depth
-			}
-		case '}', ']':
-			depth--
-		}
-	}
-	return -1, 0
 }
 
 var bom = []byte{0xEF, 0xBB, 0xBF}

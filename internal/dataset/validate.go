@@ -402,8 +402,9 @@ func (v *run) file(ctx context.Context, src Source, role string, own, other *has
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			jp := &jparser{}
 			for b := range work {
-				v.process(chk, b, text)
+				v.process(chk, b, text, jp)
 				done <- b
 			}
 		}()
@@ -468,18 +469,18 @@ func (v *run) file(ctx context.Context, src Source, role string, own, other *has
 }
 
 // process checks and tokenizes every line of b (worker goroutine).
-func (v *run) process(chk *lineChecker, b *batch, text bool) {
+func (v *run) process(chk *lineChecker, b *batch, text bool, jp *jparser) {
 	if cap(b.res) < len(b.lines) {
 		b.res = make([]lineResult, len(b.lines))
 	}
 	b.res = b.res[:len(b.lines)]
 	for i := range b.lines {
 		b.res[i] = lineResult{}
-		v.checkLine(chk, &b.lines[i], &b.res[i], text)
+		v.checkLine(chk, &b.lines[i], &b.res[i], text, jp)
 	}
 }
 
-func (v *run) checkLine(chk *lineChecker, rl *rawLine, res *lineResult, text bool) {
+func (v *run) checkLine(chk *lineChecker, rl *rawLine, res *lineResult, text bool, jp *jparser) {
 	file := chk.r.File
 	if rl.tooBig {
 		reason := fmt.Sprintf("line is %d bytes; the limit is %d bytes", rl.size, v.line)
@@ -508,7 +509,7 @@ func (v *run) checkLine(chk *lineChecker, rl *rawLine, res *lineResult, text boo
 			return
 		}
 	} else {
-		ex = chk.check(rl.data, rl.no, &res.issues)
+		ex = chk.check(rl.data, rl.no, &res.issues, jp)
 		if ex == nil {
 			return
 		}
@@ -650,7 +651,7 @@ func (v *run) preview() *Preview {
 			return nil
 		}
 		var discard []Issue
-		if ex = chk.check(v.previewRaw, v.previewLine, &discard); ex == nil {
+		if ex = chk.check(v.previewRaw, v.previewLine, &discard, &jparser{}); ex == nil {
 			return nil
 		}
 	}
