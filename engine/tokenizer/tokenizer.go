@@ -360,6 +360,9 @@ func (t *Tokenizer) encodeWord(st *encState, n nstr, a, b int) {
 		return
 	}
 	k := len(st.ids)
+	if st.lens == nil {
+		st.lens = make([]int32, 0, 16) // tokenize fills lens only when non-nil
+	}
 	st.ids, st.lens = t.model.tokenize(n.s[a:b], st.ids, st.lens[:0])
 	p := a
 	for i := range st.ids[k:] {
