@@ -12,10 +12,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/strata-ml/strata/internal/blob"
+	"github.com/strata-ml/strata/internal/blob/diskblob"
 	"github.com/strata-ml/strata/internal/catalog"
 	"github.com/strata-ml/strata/internal/config"
 	"github.com/strata-ml/strata/internal/jobs"
 	"github.com/strata-ml/strata/internal/keys"
+	"github.com/strata-ml/strata/internal/s3api"
 	"github.com/strata-ml/strata/internal/store"
 	"github.com/strata-ml/strata/internal/store/sqlstore"
 	"github.com/strata-ml/strata/internal/worker"
@@ -47,6 +50,8 @@ type App struct {
 	Jobs    *jobs.Service
 	Worker  *worker.Worker
 	Server  *Server
+	// Blobs is the embedded object store behind the S3 endpoint.
+	Blobs *diskblob.Store
 
 	// The initial SigV4 credentials.
 	AccessKeyID, SecretAccessKey, Account string
@@ -95,9 +100,19 @@ func Start(ctx context.Context, cfg config.Config, o AppOptions) (*App, error) {
 		return fail(err)
 	}
 	a.Catalog = catalog.New(st)
+	if a.Blobs, err = diskblob.Open(filepath.Join(cfg.DataDir, "objects"), diskblob.Options{}); err != nil {
+		return fail(err)
+	}
 	objects := o.Objects
 	if objects == nil {
-		objects = worker.DirObjects{Root: filepath.Join(cfg.DataDir, "objects")}
+		blobs := a.Blobs
+		objects = worker.BlobObjects{
+			Resolver: &blob.Resolver{Default: blobs},
+			Owner: func(ctx context.Context, bucket string) (string, error) {
+				info, err := blobs.BucketInfo(ctx, bucket)
+				return info.Owner, err
+			},
+		}
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
@@ -116,7 +131,9 @@ func Start(ctx context.Context, cfg config.Config, o AppOptions) (*App, error) {
 		wake = a.Worker.Wake
 	}
 	a.Jobs = jobs.New(jobs.Config{Store: st, Catalog: a.Catalog, Region: cfg.Region, MaxActiveJobs: cfg.MaxActiveJobs, Wake: wake})
-	opts := Options{Store: st, Catalog: a.Catalog, Jobs: a.Jobs, Region: cfg.Region, Auth: NewKeyAuth(a.Keys, cfg.Region), Logger: log}
+	opts := Options{Store: st, Catalog: a.Catalog, Jobs: a.Jobs, Region: cfg.Region, Auth: NewKeyAuth(a.Keys, cfg.Region), Logger: log,
+		S3: s3api.New(s3api.Options{Store: a.Blobs, Lookup: keyLookup(a.Keys), Region: cfg.Region, Logger: log.With("component", "s3")}),
+		IsS3: s3api.IsS3Request}
 	if o.Configure != nil {
 		o.Configure(&opts, a)
 	}
@@ -168,5 +185,5 @@ func (a *App) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = errors.Join(err, ctx.Err())
 	}
-	return errors.Join(err, a.Store.Close())
+	return errors.Join(err, a.Blobs.Close(), a.Store.Close())
 }

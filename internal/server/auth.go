@@ -21,18 +21,23 @@ type KeyAuth struct {
 
 // NewKeyAuth returns the Authenticator backed by the key manager.
 func NewKeyAuth(km *keys.Manager, region string) *KeyAuth {
-	lookup := func(ctx context.Context, akid string) (string, string, error) {
+	lookup := keyLookup(km)
+	var regions []string
+	if region != "" {
+		regions = []string{region}
+	}
+	return &KeyAuth{keys: km, v: sigv4.New(sigv4.Options{Services: []string{"bedrock"}, Regions: regions, Lookup: lookup, MaxBodyBytes: 64 << 20})}
+}
+
+// keyLookup adapts the key manager to sigv4.Lookup.
+func keyLookup(km *keys.Manager) sigv4.Lookup {
+	return func(ctx context.Context, akid string) (string, string, error) {
 		secret, account, err := km.LookupSigV4(ctx, akid)
 		if errors.Is(err, keys.ErrUnknownKey) {
 			return "", "", fmt.Errorf("%w: %w", sigv4.ErrUnknownAccessKey, err)
 		}
 		return secret, account, err
 	}
-	var regions []string
-	if region != "" {
-		regions = []string{region}
-	}
-	return &KeyAuth{keys: km, v: sigv4.New(sigv4.Options{Services: []string{"bedrock"}, Regions: regions, Lookup: lookup, MaxBodyBytes: 64 << 20})}
 }
 
 var bedrockCodeKinds = map[string]apierr.Kind{

@@ -167,7 +167,7 @@ func (w *Worker) execute(ctx context.Context, task *store.Task, j *store.Job, lo
 		return runResult{out: outCrashed, message: err.Error()}
 	}
 	trainFile := filepath.Join(inDir, "train", path.Base(j.TrainingS3URI))
-	if err := w.cfg.Objects.Download(ctx, j.TrainingS3URI, trainFile); err != nil {
+	if err := w.cfg.Objects.Download(ctx, j.Account, j.TrainingS3URI, trainFile); err != nil {
 		if w.cfg.Objects.IsNotExist(err) {
 			return runResult{out: outFailed, message: msgGetObject(j.TrainingS3URI)}
 		}
@@ -176,7 +176,7 @@ func (w *Worker) execute(ctx context.Context, task *store.Task, j *store.Job, lo
 	var valFiles []string
 	for i, v := range j.Validators {
 		f := filepath.Join(inDir, fmt.Sprintf("validation-%d", i), path.Base(v))
-		if err := w.cfg.Objects.Download(ctx, v, f); err != nil {
+		if err := w.cfg.Objects.Download(ctx, j.Account, v, f); err != nil {
 			if w.cfg.Objects.IsNotExist(err) {
 				return runResult{out: outFailed, message: msgGetObject(v)}
 			}
@@ -186,7 +186,7 @@ func (w *Worker) execute(ctx context.Context, task *store.Task, j *store.Job, lo
 	}
 	check := filepath.Join(dir, ".write_access_check_file.tmp")
 	if err := os.WriteFile(check, nil, 0o644); err == nil {
-		if err := w.cfg.Objects.Upload(ctx, check, joinURI(j.OutputS3URI, ".write_access_check_file.tmp")); err != nil {
+		if err := w.cfg.Objects.Upload(ctx, j.Account, check, joinURI(j.OutputS3URI, ".write_access_check_file.tmp")); err != nil {
 			return runResult{out: outFailed, message: msgPutObject(joinURI(j.OutputS3URI, ".write_access_check_file.tmp"))}
 		}
 	}
@@ -496,7 +496,7 @@ func (w *Worker) finishCompleted(ctx context.Context, j *store.Job, res runResul
 			continue
 		}
 		for _, d := range dsts {
-			if err := w.cfg.Objects.Upload(ctx, src, joinURI(prefix, d)); err != nil {
+			if err := w.cfg.Objects.Upload(ctx, j.Account, src, joinURI(prefix, d)); err != nil {
 				return fmt.Errorf("worker: upload %s: %w", name, err)
 			}
 		}

@@ -27,12 +27,14 @@ import (
 // Objects moves job inputs and outputs between object storage (s3:// URIs)
 // and local files. Implementations must be safe for concurrent use.
 type Objects interface {
-	// Download copies the object at uri to the local file dst; a missing
-	// object yields an error for which IsNotExist reports true.
-	Download(ctx context.Context, uri, dst string) error
-	// Upload copies the local file src to uri.
-	Upload(ctx context.Context, src, uri string) error
-	// IsNotExist reports whether err means the object does not exist.
+	// Download copies the object at uri to the local file dst on behalf of
+	// account; a missing object, or one account may not read, yields an
+	// error for which IsNotExist reports true.
+	Download(ctx context.Context, account, uri, dst string) error
+	// Upload copies the local file src to uri on behalf of account.
+	Upload(ctx context.Context, account, src, uri string) error
+	// IsNotExist reports whether err means the object does not exist (or
+	// is not accessible to the account).
 	IsNotExist(err error) bool
 }
 
@@ -266,7 +268,7 @@ func (d DirObjects) path(uri string) (string, error) {
 }
 
 // Download copies an object to dst.
-func (d DirObjects) Download(_ context.Context, uri, dst string) error {
+func (d DirObjects) Download(_ context.Context, _, uri, dst string) error {
 	p, err := d.path(uri)
 	if err != nil {
 		return err
@@ -278,7 +280,7 @@ func (d DirObjects) Download(_ context.Context, uri, dst string) error {
 }
 
 // Upload copies src to an object.
-func (d DirObjects) Upload(_ context.Context, src, uri string) error {
+func (d DirObjects) Upload(_ context.Context, _, src, uri string) error {
 	p, err := d.path(uri)
 	if err != nil {
 		return err
