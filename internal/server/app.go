@@ -132,7 +132,7 @@ func Start(ctx context.Context, cfg config.Config, o AppOptions) (*App, error) {
 	}
 	a.Jobs = jobs.New(jobs.Config{Store: st, Catalog: a.Catalog, Region: cfg.Region, MaxActiveJobs: cfg.MaxActiveJobs, Wake: wake})
 	opts := Options{Store: st, Catalog: a.Catalog, Jobs: a.Jobs, Region: cfg.Region, Auth: NewKeyAuth(a.Keys, cfg.Region), Logger: log,
-		S3: s3api.New(s3api.Options{Store: a.Blobs, Lookup: keyLookup(a.Keys), Region: cfg.Region, Logger: log.With("component", "s3")}),
+		S3:   s3api.New(s3api.Options{Store: a.Blobs, Lookup: keyLookup(a.Keys), Region: cfg.Region, Logger: log.With("component", "s3")}),
 		IsS3: s3api.IsS3Request}
 	if o.Configure != nil {
 		o.Configure(&opts, a)
