@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -69,12 +70,15 @@ type bigResult struct {
 	Records  int64   `json:"records"`
 	Valid    bool    `json:"valid"`
 	Seconds  float64 `json:"seconds"`
-	VmHWMKiB int64   `json:"vmHWMKiB"`
+	// CPUSeconds is user+system time: on a shared machine it says more
+	// than wall time.
+	CPUSeconds float64 `json:"cpuSeconds"`
+	VmHWMKiB   int64   `json:"vmHWMKiB"`
 }
 
 // TestBigFileMemory validates a generated file in a child process and
 // checks the child's peak resident memory (VmHWM) stays under 200 MB. The
-// default file is 64 MiB; STRATA_DATASET_BIG_MB=1024 runs the 1 GiB proof.
+// default file is 32 MiB; STRATA_DATASET_BIG_MB=1024 runs the 1 GiB proof.
 func TestBigFileMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
@@ -82,7 +86,7 @@ func TestBigFileMemory(t *testing.T) {
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		t.Skip("no /proc: VmHWM not measurable")
 	}
-	mbs := int64(64)
+	mbs := int64(32)
 	if s := os.Getenv("STRATA_DATASET_BIG_MB"); s != "" {
 		v, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
@@ -112,8 +116,8 @@ func TestBigFileMemory(t *testing.T) {
 	if r.Records != records || !r.Valid {
 		t.Errorf("child validated %d records (valid=%v), want %d valid", r.Records, r.Valid, records)
 	}
-	t.Logf("validated %d bytes, %d records in %.2fs: %.0f MB/s, %.0f records/s, peak RSS %.1f MiB",
-		r.Bytes, r.Records, r.Seconds, float64(r.Bytes)/1e6/r.Seconds, float64(r.Records)/r.Seconds, float64(r.VmHWMKiB)/1024)
+	t.Logf("validated %d bytes, %d records in %.2fs wall, %.2fs CPU: %.0f MB/s and %.0f records/s wall, %.0f MB per CPU-second; peak RSS %.1f MiB",
+		r.Bytes, r.Records, r.Seconds, r.CPUSeconds, float64(r.Bytes)/1e6/r.Seconds, float64(r.Records)/r.Seconds, float64(r.Bytes)/1e6/r.CPUSeconds, float64(r.VmHWMKiB)/1024)
 	if limit := int64(200 * 1000 * 1000 / 1024); r.VmHWMKiB > limit {
 		t.Errorf("peak RSS %d KiB, want < 200 MB", r.VmHWMKiB)
 	}
@@ -136,7 +140,12 @@ func TestBigFileChild(t *testing.T) {
 	}
 	defer r.Close()
 	secs := time.Since(start).Seconds()
-	res := bigResult{Bytes: r.Files[0].Bytes, Records: r.Files[0].ValidRecords, Valid: r.Valid, Seconds: secs, VmHWMKiB: vmHWM(t)}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	res := bigResult{Bytes: r.Files[0].Bytes, Records: r.Files[0].ValidRecords, Valid: r.Valid, Seconds: secs, CPUSeconds: cpu, VmHWMKiB: vmHWM(t)}
 	b, _ := json.Marshal(res)
 	fmt.Printf("RESULT %s\n", b)
 }
@@ -178,6 +187,51 @@ func BenchmarkValidate(b *testing.B) {
 		r, err := Validate(context.Background(), cfg, src)
 		if err != nil {
 			b.Fatal(err)
+		}
+		r.Close()
+		n++
+	}
+	b.ReportMetric(float64(records)*float64(n)/time.Since(start).Seconds(), "records/s")
+}
+
+// BenchmarkValidateRealTokenizer is BenchmarkValidate with the Llama 3.1
+// tokenizer (engine/tokenizer) on prompt-completion records.
+func BenchmarkValidateRealTokenizer(b *testing.B) {
+	dir := oracleModelDir(b, "tokenizer-llama3_1", tinyLlamaConfig)
+	m, err := LoadModel(dir, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(b.TempDir(), "bench.jsonl")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	const records = 4000
+	for i := range records {
+		fmt.Fprintf(w, `{"prompt": "Question %d: explain why the sky looks blue on a clear day, in plain words for a curious child.", "completion": "Sunlight holds every colour. Air molecules scatter short blue waves far more than red ones (Rayleigh scattering), so blue light reaches your eyes from all over the sky. Answer %d."}`+"\n", i, i)
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	src, err := FileSource(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := Config{Family: FamilyOpen, Type: FineTuning, Encoder: m.Encoder, ContextLength: 8192}
+	b.ReportAllocs()
+	b.SetBytes(src.Size)
+	start := time.Now()
+	n := 0
+	for b.Loop() {
+		r, err := Validate(context.Background(), cfg, src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !r.Valid {
+			b.Fatal(r.FailureMessage)
 		}
 		r.Close()
 		n++

@@ -219,22 +219,27 @@ func recordHash(seed maphash.Seed, ex *Example) uint64 {
 }
 
 func writeNorm(h *maphash.Hash, s string) {
-	pending := false // a space run seen after text; written before the next text
-	started := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
-			pending = started
-			continue
+	first := true
+	for i := 0; i < len(s); {
+		for i < len(s) && isSpaceASCII(s[i]) {
+			i++
 		}
-		if pending {
-			h.WriteByte(' ')
-			pending = false
+		j := i
+		for j < len(s) && !isSpaceASCII(s[j]) {
+			j++
 		}
-		started = true
-		h.WriteByte(c)
+		if j > i {
+			if !first {
+				h.WriteByte(' ')
+			}
+			h.WriteString(s[i:j])
+			first = false
+		}
+		i = j
 	}
 }
+
+func isSpaceASCII(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // hashSet is an open-addressing set of record hashes with the line each was
 // first seen on, capped at maxSlots so memory stays bounded (12 bytes a

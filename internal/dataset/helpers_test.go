@@ -13,8 +13,8 @@ import (
 type wordTokenizer struct{}
 
 func (wordTokenizer) EncodeOffsets(s string) ([]int32, [][2]int, error) {
-	var ids []int32
-	var offs [][2]int
+	ids := make([]int32, 0, len(s)/5+4)
+	offs := make([][2]int, 0, len(s)/5+4)
 	for i := 0; i < len(s); {
 		if strings.HasPrefix(s[i:], "<|") {
 			if j := strings.Index(s[i:], "|>"); j > 0 {
@@ -47,6 +47,11 @@ type headerTemplate struct{}
 
 func (headerTemplate) RenderTraining(system string, msgs []Message) (string, [][2]int, error) {
 	var b strings.Builder
+	n := len(system) + 128
+	for _, m := range msgs {
+		n += len(m.Text) + 64
+	}
+	b.Grow(n)
 	var spans [][2]int
 	b.WriteString("<|begin_of_text|>")
 	if system != "" {

@@ -99,3 +99,23 @@ func TestModelProbe(t *testing.T) {
 		t.Errorf("tokens/s = %v, want > 0", tps)
 	}
 }
+
+// TestValidateJob runs the control plane's entry point on staged files.
+func TestValidateJob(t *testing.T) {
+	dir := oracleModelDir(t, "tokenizer-llama3_1", tinyLlamaConfig)
+	train := writeLines(t, "train.jsonl", append(nRecords(99), `{"prompt": "Where is Lima?", "completion": ""}`)...)
+	val := writeLines(t, "val.jsonl", nRecords(5)...)
+	r, err := ValidateJob(context.Background(), Job{ModelDir: dir, BaseModelID: "arn:aws:bedrock:us-east-1::foundation-model/meta.llama3-1-8b-instruct-v1:0",
+		Type: FineTuning, TrainFile: train, ValidationFiles: []string{val}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	want := `Validation failed: train.jsonl line 100 (completion): "completion" is empty.`
+	if r.Valid || r.Family != FamilyLlama31 || r.FailureMessage != want {
+		t.Errorf("Valid=%v Family=%s FailureMessage=%q, want false llama3.1 %q", r.Valid, r.Family, r.FailureMessage, want)
+	}
+	if got := r.Files[1].Overlap; got != 5 {
+		t.Errorf("overlap = %d, want 5", got)
+	}
+}

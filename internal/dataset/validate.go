@@ -352,8 +352,8 @@ func (v *run) file(ctx context.Context, src Source, role string, own, other *has
 			case <-ctx.Done():
 				return
 			}
-			if cap(b.buf) > 4*batchBytes {
-				b.buf = nil
+			if cap(b.buf) > 4*batchBytes || b.buf == nil {
+				b.buf = make([]byte, 0, batchBytes+64*kb)
 			}
 			b.seq, b.buf, b.lines, b.eof, b.err = seq, b.buf[:0], b.lines[:0], false, nil
 			if seq == 0 {
