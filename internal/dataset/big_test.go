@@ -66,10 +66,10 @@ func genDataset(tb testing.TB, path string, size int64) int64 {
 
 // bigResult is what the child process reports.
 type bigResult struct {
-	Bytes    int64   `json:"bytes"`
-	Records  int64   `json:"records"`
-	Valid    bool    `json:"valid"`
-	Seconds  float64 `json:"seconds"`
+	Bytes   int64   `json:"bytes"`
+	Records int64   `json:"records"`
+	Valid   bool    `json:"valid"`
+	Seconds float64 `json:"seconds"`
 	// CPUSeconds is user+system time: on a shared machine it says more
 	// than wall time.
 	CPUSeconds float64 `json:"cpuSeconds"`
