@@ -20,6 +20,14 @@ const (
 	// minParallelFlops is the smallest m·n·k worth splitting over threads.
 	minParallelFlops = 48 * 48 * 48
 
+	// tasksPerThread is how many slabs per thread a parallel GEMM is cut
+	// into, for load balancing.
+	tasksPerThread = 4
+
+	// sharedAFloats bounds the shared packed-A buffer of a parallel GEMM
+	// (16 MiB); larger A is packed and used in row blocks.
+	sharedAFloats = 4 << 20
+
 	// gemvRows is the largest m for which A·Bᵀ is computed as dot products
 	// of rows instead of through packed tiles.
 	gemvRows = 4
@@ -34,10 +42,11 @@ const (
 
 // gemmBuf holds one thread's packing buffers.
 type gemmBuf struct {
-	a     []float32 // packed mc×kc block of A, mr-row panels
-	b     []float32 // packed kc×nc block of B, nr-column panels
-	aEdge []float32 // one zero-padded A panel for in-place edges
-	bEdge []float32 // one zero-padded B panel for in-place edges
+	a      []float32 // packed mc×kc block of A, mr-row panels
+	b      []float32 // packed kc×nc block of B, nr-column panels
+	shared []float32 // all of A packed once for the threads of a call
+	aEdge  []float32 // one zero-padded A panel for in-place edges
+	bEdge  []float32 // one zero-padded B panel for in-place edges
 }
 
 func grow(s []float32, n int) []float32 {
@@ -88,40 +97,74 @@ func (p *Pool) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float3
 		return
 	}
 	buf := p.getBuf()
-	g.run(buf, 0, m, 0, n)
+	g.run(buf, 0, m, 0, n, nil)
 	p.putBuf(buf)
 }
 
-// sgemmParallel splits C into t slabs, along n when m ≤ n (each thread packs
-// all of A and its own part of B) and along m otherwise, and runs them on the
-// pool with private packing buffers: no barriers, no shared writes.
+// sgemmParallel runs g on t threads. C is cut into about tasksPerThread·t
+// slabs that the threads take from the pool's queue as they become free, so
+// a thread slowed by another process does not hold the others up.
+//
+// When C is at least as wide as it is tall, the slabs are column ranges: the
+// threads first pack A together into one shared buffer (so it is packed once,
+// not once per slab), then each slab packs its own part of B. Otherwise the
+// slabs are row ranges, each packing its rows of A and all of B.
 func (p *Pool) sgemmParallel(g *gemm, t int) {
-	splitN := g.m <= g.n && g.n >= 2*nr || g.m < 2*mr
-	if splitN {
-		units := (g.n + nr - 1) / nr
-		t = min(t, units)
-		p.parallel(t, t, func(lo, hi int) {
-			buf := p.getBuf()
-			for i := lo; i < hi; i++ {
-				j0 := min(g.n, i*units/t*nr)
-				j1 := min(g.n, (i+1)*units/t*nr)
-				g.run(buf, 0, g.m, j0, j1)
-			}
-			p.putBuf(buf)
-		})
+	if (g.m <= g.n || g.m < 2*mr) && g.n > skinny {
+		p.splitN(g, t)
 		return
 	}
 	units := (g.m + mr - 1) / mr
-	t = min(t, units)
-	p.parallel(t, t, func(lo, hi int) {
+	slabs := min(units, tasksPerThread*t)
+	p.parallel(slabs, slabs, func(lo, hi int) {
 		buf := p.getBuf()
-		for i := lo; i < hi; i++ {
-			i0 := min(g.m, i*units/t*mr)
-			i1 := min(g.m, (i+1)*units/t*mr)
-			g.run(buf, i0, i1, 0, g.n)
+		for s := lo; s < hi; s++ {
+			g.run(buf, min(g.m, s*units/slabs*mr), min(g.m, (s+1)*units/slabs*mr), 0, g.n, nil)
 		}
 		p.putBuf(buf)
 	})
+}
+
+// splitN is sgemmParallel's column split with a shared packed A.
+func (p *Pool) splitN(g *gemm, t int) {
+	shared := p.getBuf()
+	defer p.putBuf(shared)
+	// Rows of A packed at a time: all of them unless A is huge.
+	rowsMax := max(mr, min(roundUp(g.m, mr), p.sharedA/g.k/mr*mr))
+	units := (g.n + nr - 1) / nr
+	slabs := min(units, tasksPerThread*t)
+	for i0 := 0; i0 < g.m; i0 += rowsMax {
+		i1 := min(g.m, i0+rowsMax)
+		pa := packedA{i0: i0, rows: roundUp(i1-i0, mr)}
+		shared.shared = grow(shared.shared, pa.rows*g.k)
+		pa.a = shared.shared
+		panels := pa.rows / mr
+		p.parallel(panels, t, func(lo, hi int) {
+			for pc := 0; pc < g.k; pc += kc {
+				kb := min(kc, g.k-pc)
+				for r := lo; r < hi; r++ {
+					i := i0 + r*mr
+					g.packAPanel(pa.a[pc*pa.rows+r*mr*kb:], i, min(mr, i1-i), pc, kb)
+				}
+			}
+		})
+		p.parallel(slabs, slabs, func(lo, hi int) {
+			buf := p.getBuf()
+			for s := lo; s < hi; s++ {
+				g.run(buf, i0, i1, min(g.n, s*units/slabs*nr), min(g.n, (s+1)*units/slabs*nr), &pa)
+			}
+			p.putBuf(buf)
+		})
+	}
+}
+
+// packedA is op(A)[i0:i0+rows, :] packed ahead of time: for each kc block
+// starting at depth pc, its mr-row panels at a[pc*rows:], as packA lays
+// them out.
+type packedA struct {
+	a    []float32
+	i0   int
+	rows int
 }
 
 // dots computes C = alpha·op(A)·Bᵀ + beta·C as m·n dot products of rows,
@@ -236,8 +279,9 @@ func (g *gemm) scaleC() {
 	}
 }
 
-// run computes the block C[i0:i1, j0:j1] with the blocked loop nest.
-func (g *gemm) run(buf *gemmBuf, i0, i1, j0, j1 int) {
+// run computes the block C[i0:i1, j0:j1] with the blocked loop nest. pre,
+// if not nil, holds these rows of A already packed.
+func (g *gemm) run(buf *gemmBuf, i0, i1, j0, j1 int, pre *packedA) {
 	m, n := i1-i0, j1-j0
 	if m <= 0 || n <= 0 {
 		return
@@ -249,9 +293,9 @@ func (g *gemm) run(buf *gemmBuf, i0, i1, j0, j1 int) {
 	// not read in place otherwise: with a power-of-two stride they all fall
 	// in the same cache sets and evict each other between tiles. A
 	// transposed B must be packed to be read as nr-wide rows.
-	aInPlace := n <= skinny
+	aInPlace := n <= skinny && pre == nil
 	bInPlace := !g.transB && (m <= 2*mr || n <= skinny && g.ldb <= skinny)
-	if !aInPlace {
+	if !aInPlace && pre == nil {
 		buf.a = grow(buf.a, min(mc, roundUp(m, mr))*min(kc, g.k))
 	}
 	if !bInPlace {
@@ -279,10 +323,15 @@ func (g *gemm) run(buf *gemmBuf, i0, i1, j0, j1 int) {
 			}
 			for ic := i0; ic < i1; ic += mc {
 				mb := min(mc, i1-ic)
-				if !aInPlace {
+				var ablk []float32
+				switch {
+				case pre != nil:
+					ablk = pre.a[pc*pre.rows+(ic-pre.i0)*kb:]
+				case !aInPlace:
 					g.packA(buf.a, ic, mb, pc, kb)
+					ablk = buf.a
 				}
-				g.macro(buf, ic, mb, jc, nb, pc, kb, md, aInPlace, bInPlace)
+				g.macro(buf, ablk, ic, mb, jc, nb, pc, kb, md, bInPlace)
 			}
 		}
 	}
@@ -291,8 +340,9 @@ func (g *gemm) run(buf *gemmBuf, i0, i1, j0, j1 int) {
 func roundUp(x, m int) int { return (x + m - 1) / m * m }
 
 // macro runs the micro-kernel over the mb×nb block of C at (ic, jc) for
-// depth [pc, pc+kb).
-func (g *gemm) macro(buf *gemmBuf, ic, mb, jc, nb, pc, kb, mode int, aInPlace, bInPlace bool) {
+// depth [pc, pc+kb). ablk is the packed A block, or nil to read A in place.
+func (g *gemm) macro(buf *gemmBuf, ablk []float32, ic, mb, jc, nb, pc, kb, mode int, bInPlace bool) {
+	aInPlace := ablk == nil
 	for jr := 0; jr < nb; jr += nr {
 		nn := min(nr, nb-jr)
 		var bp []float32
@@ -310,7 +360,7 @@ func (g *gemm) macro(buf *gemmBuf, ic, mb, jc, nb, pc, kb, mode int, aInPlace, b
 		ir := 0
 		if full := mb / mr; nn == nr && full > 0 {
 			// All full tiles of this column in one kernel call.
-			ap, rsa, csa, pa := g.aPanels(buf, ic, pc, kb, aInPlace)
+			ap, rsa, csa, pa := g.aPanels(ablk, ic, pc, kb)
 			kernels(full, kb, ap, rsa, csa, pa, bp, rsb, g.c[ic*g.ldc+jc+jr:], g.ldc, g.alpha, g.beta, mode)
 			ir = full * mr
 		}
@@ -323,9 +373,9 @@ func (g *gemm) macro(buf *gemmBuf, ic, mb, jc, nb, pc, kb, mode int, aInPlace, b
 				g.packAPanel(buf.aEdge, ic+ir, mm, pc, kb)
 				ap = buf.aEdge
 			} else {
-				ap, rsa, csa, _ = g.aPanels(buf, ic+ir, pc, kb, aInPlace)
+				ap, rsa, csa, _ = g.aPanels(ablk, ic+ir, pc, kb)
 				if !aInPlace {
-					ap = buf.a[ir*kb:]
+					ap = ablk[ir*kb:]
 				}
 			}
 			var t [mr * nr]float32
@@ -336,12 +386,12 @@ func (g *gemm) macro(buf *gemmBuf, ic, mb, jc, nb, pc, kb, mode int, aInPlace, b
 }
 
 // aPanels returns where the A panels for rows from i (of the block starting
-// at depth pc) are and their strides: the packed buffer (i must then be the
-// block's first row), or op(A) itself when aInPlace.
-func (g *gemm) aPanels(buf *gemmBuf, i, pc, kb int, aInPlace bool) (ap []float32, rsa, csa, pa int) {
+// at depth pc) are and their strides: the packed block ablk (i must then be
+// the block's first row), or op(A) itself when ablk is nil.
+func (g *gemm) aPanels(ablk []float32, i, pc, kb int) (ap []float32, rsa, csa, pa int) {
 	switch {
-	case !aInPlace:
-		return buf.a, 1, mr, kb * mr
+	case ablk != nil:
+		return ablk, 1, mr, kb * mr
 	case g.transA:
 		return g.a[pc*g.lda+i:], 1, g.lda, mr
 	default:

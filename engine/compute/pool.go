@@ -13,6 +13,7 @@ import (
 // usable; create one with NewPool.
 type Pool struct {
 	threads int
+	sharedA int // bound on floats of shared packed A (sharedAFloats)
 	tasks   chan task
 	quit    chan struct{}
 	workers sync.WaitGroup
@@ -50,6 +51,7 @@ func NewPool(threads int) *Pool {
 	}
 	p := &Pool{
 		threads: threads,
+		sharedA: sharedAFloats,
 		tasks:   make(chan task, 64*threads),
 		quit:    make(chan struct{}),
 	}
