@@ -212,10 +212,8 @@ func runDataValidate(ctx context.Context, args []string, stdout, stderr io.Write
 	return nil
 }
 
-// chatTemplateLoader compiles chat templates; nil until the template
-// engine is part of the build (conversation records then report
-// template_error).
-func chatTemplateLoader() dataset.TemplateLoader { return nil }
+// chatTemplateLoader compiles chat templates with engine/template.
+func chatTemplateLoader() dataset.TemplateLoader { return dataset.EngineTemplates }
 
 func showProgress(mode string, stderr io.Writer) bool {
 	switch mode {

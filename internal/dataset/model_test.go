@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -117,5 +118,46 @@ func TestValidateJob(t *testing.T) {
 	}
 	if got := r.Files[1].Overlap; got != 5 {
 		t.Errorf("overlap = %d, want 5", got)
+	}
+}
+
+// TestRealTemplate renders a conversation with Llama 3.1's chat template
+// (engine/template) and counts it with the real tokenizer: the assistant
+// content and <|eot_id|> carry loss, everything else does not.
+func TestRealTemplate(t *testing.T) {
+	dir := oracleModelDir(t, "tokenizer-llama3_1", tinyLlamaConfig)
+	m, err := LoadModel(dir, EngineTemplates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Encoder.Template == nil {
+		t.Fatal("no chat template loaded")
+	}
+	ex := &Example{Format: FormatConversation, System: "Be brief.", Messages: []Message{{RoleUser, "Hello, world!"}, {RoleAssistant, "Hello, world!"}}}
+	var segs []Segment
+	c, err := m.Encoder.Count(ex, &segs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var loss strings.Builder
+	for _, s := range segs {
+		if s.Loss {
+			loss.WriteString(s.Text)
+		}
+	}
+	// "Hello, world!" is 4 tokens, <|eot_id|> one.
+	if c.Output != 5 || loss.String() != "Hello, world!<|eot_id|>" {
+		t.Errorf("Count = %+v, loss text %q; want 5 output tokens on %q", c, loss.String(), "Hello, world!<|eot_id|>")
+	}
+	text, _, err := m.Encoder.Template.RenderTraining(ex.System, ex.Messages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, _, err := m.Encoder.Tokenizer.EncodeOffsets(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Total != len(ids) {
+		t.Errorf("Total = %d, want %d (the whole rendering)", c.Total, len(ids))
 	}
 }
