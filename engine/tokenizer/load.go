@@ -486,15 +486,16 @@ func parseModel(r json.RawMessage, raw bool) (*bpeModel, error) {
 	if isNull(r) {
 		return nil, errors.New("model: missing")
 	}
-	var v bpeJSON
-	if err := json.Unmarshal(r, &v); err != nil {
+	var ty typed
+	if err := json.Unmarshal(r, &ty); err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
-	if v.Type == "" && v.Vocab != nil {
-		v.Type = "BPE"
+	if ty.Type != "" && ty.Type != "BPE" {
+		return nil, fmt.Errorf("model %q: %w", ty.Type, ErrUnsupported)
 	}
-	if v.Type != "BPE" {
-		return nil, fmt.Errorf("model %q: %w", v.Type, ErrUnsupported)
+	var v bpeJSON
+	if err := json.Unmarshal(r, &v); err != nil {
+		return nil, fmt.Errorf("model BPE: %w", err)
 	}
 	if v.Vocab == nil {
 		return nil, errors.New("model BPE: missing vocab")
