@@ -69,6 +69,7 @@ func runData(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 type dataOptions struct {
 	model, typ, family, progress string
+	baseModelID                  string
 	validation, hps              repeated
 	jsonOut, noProbe             bool
 	maxLen, workers, loraRank    int
@@ -80,7 +81,8 @@ func dataFlags(stderr io.Writer, o *dataOptions) *flag.FlagSet {
 	fs.Var(&o.validation, "validation", "validation file (JSONL); repeatable, at most 10")
 	fs.StringVar(&o.model, "model", "", `base model: a Hugging Face directory (config.json, tokenizer.json), or "starter"`)
 	fs.StringVar(&o.typ, "type", string(dataset.FineTuning), "customization type: FINE_TUNING, CONTINUED_PRE_TRAINING or DISTILLATION")
-	fs.StringVar(&o.family, "family", "", "dataset rules to apply (default: from the model): "+familyList())
+	fs.StringVar(&o.baseModelID, "base-model-id", "", "Bedrock base-model identifier whose rules apply, as a job's baseModelIdentifier (meta.llama3-2-1b-instruct-v1:0)")
+	fs.StringVar(&o.family, "family", "", `dataset rules to apply, overriding --base-model-id; "auto" reads the model's config.json name: `+familyList())
 	fs.Var(&o.hps, "hp", "hyperparameter NAME=VALUE with Bedrock's names (epochCount=2, batchSize=8); repeatable")
 	fs.IntVar(&o.maxLen, "max-length", 0, "training sequence length; longer records are reported as truncated (default: the model's context)")
 	fs.StringVar(&o.method, "method", "lora", "training method for the estimates: lora or full")
@@ -174,8 +176,14 @@ func runDataValidate(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return &ExitError{Code: exitCouldNotValidate, Err: err}
 	}
-	fam := m.Family
-	if o.family != "" {
+	// As in a job: Bedrock's rules for a Bedrock base-model identifier,
+	// the open rules for any other model.
+	fam := dataset.FamilyForModelID(o.baseModelID)
+	switch o.family {
+	case "":
+	case "auto":
+		fam = m.Family
+	default:
 		if fam, err = dataset.ParseFamily(o.family); err != nil {
 			return fmt.Errorf("%w: %v", ErrUsage, err)
 		}

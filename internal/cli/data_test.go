@@ -74,6 +74,8 @@ func TestDataValidate(t *testing.T) {
 				`bad.jsonl:5: error empty_field (completion): "completion" is empty`}, ""},
 		{"family_rules", []string{"data", "validate", goodFile, "--model", dir, "--no-probe", "--family", "llama3.1"}, 1,
 			[]string{"good.jsonl: error too_few_records: 20 training and validation records; Meta Llama 3.1 needs at least 100"}, ""},
+		{"base_model_id_rules", []string{"data", "validate", goodFile, "--model", dir, "--no-probe", "--base-model-id", "meta.llama3-2-1b-instruct-v1:0"}, 1,
+			[]string{`good.jsonl:1: error wrong_format: record is prompt-completion {"prompt", "completion"}, but Meta Llama 3.2 FINE_TUNING takes bedrock-conversation-2024`}, ""},
 		{"usage_no_model", []string{"data", "validate", goodFile}, 2, nil, "--model is required"},
 		{"usage_two_files", []string{"data", "validate", goodFile, goodFile, "--model", dir}, 2, nil, "want exactly one training FILE, got 2"},
 		{"usage_bad_type", []string{"data", "validate", goodFile, "--model", dir, "--type", "RLHF"}, 2, nil, "unknown customization type"},

@@ -12,11 +12,14 @@ type Job struct {
 	// ModelDir is the base model's Hugging Face directory.
 	ModelDir string
 	// BaseModelID is the job's baseModelIdentifier; it selects the family
-	// (FamilyForModelID). Empty means: detect from the model directory.
+	// (FamilyForModelID: a Bedrock identifier gets Bedrock's rules, any
+	// other model FamilyOpen).
 	BaseModelID string
 	// Family, when set, overrides BaseModelID.
-	Family          Family
-	Type            CustomizationType
+	Family Family
+	Type   CustomizationType
+	// HyperParameters are the job's effective hyperparameters, already
+	// checked at job creation: they feed the plan, not warnings.
 	HyperParameters map[string]string
 	// MaxSeqLen is the training sequence length (0: the model's context).
 	MaxSeqLen int
@@ -48,14 +51,11 @@ func ValidateJob(ctx context.Context, j Job) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Bedrock's rules apply when the job names a Bedrock base model;
+	// every other model gets FamilyOpen, as the catalog's formats do.
 	fam := j.Family
 	if fam == "" {
-		fam = m.Family
-		if j.BaseModelID != "" {
-			if f := FamilyForModelID(j.BaseModelID); f != FamilyOpen {
-				fam = f
-			}
-		}
+		fam = FamilyForModelID(j.BaseModelID)
 	}
 	train, err := FileSource(j.TrainFile)
 	if err != nil {
@@ -73,6 +73,7 @@ func ValidateJob(ctx context.Context, j Job) (*Report, error) {
 		Family: fam, Type: j.Type, Encoder: m.Encoder, HyperParameters: j.HyperParameters,
 		ContextLength: m.Info.MaxPositions, MaxSeqLen: j.MaxSeqLen, Model: m.Info,
 		Method: j.Method, LoRARank: j.LoRARank, SpillDir: j.SpillDir, Progress: j.Progress,
+		TrustHyperParameters: true,
 	}
 	if j.Probe {
 		cfg.Probe = &ModelProbe{Dir: j.ModelDir, Method: j.Method, LoRARank: j.LoRARank}

@@ -27,6 +27,9 @@ type Config struct {
 	Encoder *Encoder
 	// HyperParameters are the job's hyperParameters map (Bedrock names).
 	HyperParameters map[string]string
+	// TrustHyperParameters skips the family-range warnings (the API has
+	// already validated the map against the catalog's ranges).
+	TrustHyperParameters bool
 	// ContextLength is the model's context (max_position_embeddings); it
 	// is the token limit of families without a published one. 0 = unknown.
 	ContextLength int
@@ -214,7 +217,9 @@ func Validate(ctx context.Context, cfg Config, train Source, validation ...Sourc
 		v.fileIssue(SeverityWarning, CodeLowLossShare, train.Name, fmt.Sprintf("only %.1f%% of the training tokens carry loss: most of each record is prompt the model does not learn to produce", ts.LossShare*100), "")
 	}
 	p := plan(limits, cfg.HyperParameters, ts.ValidRecords, ts.Total.Sum, ts.LossTokens, valTokens, func(key, reason string) {
-		v.log.add(Issue{Severity: SeverityWarning, Code: CodeHyperParam, File: train.Name, Field: "hyperParameters." + key, Reason: reason})
+		if !cfg.TrustHyperParameters {
+			v.log.add(Issue{Severity: SeverityWarning, Code: CodeHyperParam, File: train.Name, Field: "hyperParameters." + key, Reason: reason})
+		}
 	})
 	rep.Plan = &p
 	seq := v.seqLen
@@ -525,10 +530,13 @@ func (v *run) checkLine(chk *lineChecker, rl *rawLine, res *lineResult, text boo
 		res.ok = false
 		res.issues = append(res.issues, Issue{Severity: SeverityError, Code: code, File: file, Line: rl.no, Reason: msg, Message: msg})
 	}
-	if v.maxIn > 0 && c.Input > v.maxIn {
+	// Pre-training documents have no prompt/completion split: only the
+	// total limit applies.
+	doc := ex.Format == FormatInput || ex.Format == FormatText
+	if v.maxIn > 0 && c.Input > v.maxIn && !doc {
 		add(CodeInputTokens, msgInputTokens(c.Input, v.maxIn))
 	}
-	if v.maxOut > 0 && c.Output > v.maxOut {
+	if v.maxOut > 0 && c.Output > v.maxOut && !doc {
 		add(CodeOutputTokens, msgOutputTokens(c.Output, v.maxOut))
 	}
 	if v.maxTot > 0 && c.Total > v.maxTot {
