@@ -1,14 +1,31 @@
 // Package compute holds the engine's CPU kernels: single-precision GEMM
-// (an AVX2/FMA Go-assembly micro-kernel under a BLIS-style blocked driver,
-// with a pure-Go fallback), a few vector helpers, and a persistent worker pool
-// that spreads work over all cores.
+// (an AVX2/FMA Go-assembly 6×16 micro-kernel under a BLIS-style blocked
+// driver, with a pure-Go fallback), a few vector helpers, and a persistent
+// worker pool that spreads work over all cores.
 //
 // All matrices are row-major float32 slices with a leading dimension (the
-// distance in elements between rows). The package-level functions use a
-// process-wide default [Pool] sized to GOMAXPROCS; [SetThreads] resizes it.
+// distance in elements between rows). The API:
 //
-// The assembly kernels are used when the CPU has AVX2 and FMA (checked at run
-// time); the build tag purego forces the portable Go code everywhere.
+//   - [Sgemm]: C = alpha·op(A)·op(B) + beta·C, all four transpose variants,
+//     parallel over the pool, safe for concurrent callers.
+//   - [Parallel]: run fn over [0, n) in one chunk per thread.
+//   - [Sdot], [Sum], [Saxpy], [Scale]: vectorised level-1 helpers.
+//   - [SetThreads], [Threads]: size of the default pool.
+//   - [Pool], [NewPool]: an explicit pool; NewPool(1) runs everything on the
+//     calling goroutine, for callers that parallelise at a higher level.
+//   - [PeakGFLOPS]: this machine's FMA ceiling, for reporting efficiency.
+//
+// The package-level functions use a process-wide default [Pool] sized to
+// GOMAXPROCS, created on first use.
+//
+// The assembly is used when the CPU has AVX2 and FMA (checked once at start
+// with golang.org/x/sys/cpu); the build tag purego forces the portable Go
+// code everywhere, and other architectures always use it.
+//
+// Results are not bit-for-bit those of a sequential loop: sums are blocked
+// and accumulated with FMA. The order of each sum depends only on the shape,
+// so results are bit-identical across calls and thread counts (on one kind
+// of CPU: the assembly and the Go fallback round differently).
 package compute
 
 import (
@@ -67,7 +84,7 @@ func Threads() int { return getDefault().Threads() }
 //	C:     (m, n)   ldc ≥ n
 //
 // When beta is 0, C is overwritten and need not be initialised (NaNs in C do
-// not propagate). It is safe to call Sgemm from many goroutines at once, on
+// not propagate). C must not overlap A or B. It is safe to call Sgemm from many goroutines at once, on
 // disjoint C. It panics when a dimension is negative, a leading dimension is
 // too small or a slice is too short for the shape (programming errors, as in
 // BLAS).

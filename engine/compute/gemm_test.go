@@ -295,3 +295,46 @@ func TestSgemmConcurrent(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// TestSgemmDeterministic checks that results are bit-identical across
+// thread counts and repeated calls (training runs are reproducible).
+func TestSgemmDeterministic(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(13, 14))
+	pools := []*Pool{NewPool(1), NewPool(2), NewPool(3)}
+	defer func() {
+		for _, p := range pools {
+			p.Close()
+		}
+	}()
+	for _, s := range [][3]int{{130, 150, 400}, {300, 20, 500}, {3, 200, 100}, {70, 1000, 30}, {200, 100, 64}} {
+		for tr := range 4 {
+			tA, tB := tr&1 != 0, tr&2 != 0
+			m, n, k := s[0], s[1], s[2]
+			a, b := randSlice(r, m*k), randSlice(r, k*n)
+			lda, ldb := k, n
+			if tA {
+				lda = m
+			}
+			if tB {
+				ldb = k
+			}
+			var want []float32
+			for i, p := range pools {
+				for range 2 {
+					c := make([]float32, m*n)
+					p.Sgemm(tA, tB, m, n, k, 1.5, a, lda, b, ldb, 0, c, n)
+					if want == nil {
+						want = c
+						continue
+					}
+					for j := range c {
+						if math.Float32bits(c[j]) != math.Float32bits(want[j]) {
+							t.Fatalf("%v tA=%v tB=%v: threads=%d C[%d] = %v, want %v (1 thread)", s, tA, tB, i+1, j, c[j], want[j])
+						}
+					}
+				}
+			}
+		}
+	}
+}
