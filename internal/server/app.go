@@ -117,12 +117,16 @@ func Start(ctx context.Context, cfg config.Config, o AppOptions) (*App, error) {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
 	wake := func() {}
+	check := o.CheckDataset
+	if check == nil {
+		check = worker.ValidateDataset
+	}
 	if cfg.Workers > 0 {
 		a.Worker, err = worker.New(worker.Config{
 			Store: st, Catalog: a.Catalog, Objects: objects,
 			WorkDir: filepath.Join(cfg.DataDir, "jobs"), ModelsDir: filepath.Join(cfg.DataDir, "custom-models"),
 			Command: cfg.TrainCommand, Owner: "local", Concurrency: cfg.Workers, Threads: cfg.TrainThreads,
-			CheckDataset: o.CheckDataset, Logger: log.With("component", "worker"),
+			CheckDataset: check, Logger: log.With("component", "worker"),
 		})
 		if err != nil {
 			cancel()
@@ -133,7 +137,10 @@ func Start(ctx context.Context, cfg config.Config, o AppOptions) (*App, error) {
 	a.Jobs = jobs.New(jobs.Config{Store: st, Catalog: a.Catalog, Region: cfg.Region, MaxActiveJobs: cfg.MaxActiveJobs, Wake: wake})
 	opts := Options{Store: st, Catalog: a.Catalog, Jobs: a.Jobs, Region: cfg.Region, Auth: NewKeyAuth(a.Keys, cfg.Region), Logger: log,
 		S3:   s3api.New(s3api.Options{Store: a.Blobs, Lookup: keyLookup(a.Keys), Region: cfg.Region, Logger: log.With("component", "s3")}),
-		IsS3: s3api.IsS3Request}
+		IsS3: s3api.IsS3Request,
+		ReportPath: func(account, jobID string) string {
+			return filepath.Join(cfg.DataDir, "jobs", account, jobID, worker.ReportFile)
+		}}
 	if o.Configure != nil {
 		o.Configure(&opts, a)
 	}

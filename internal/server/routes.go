@@ -70,5 +70,6 @@ func (s *Server) strataRoutes() []Route {
 	return []Route{
 		{"GET", "/strata/v1/jobs/{jobIdentifier}/events", "StrataJobEvents", true, s.jobEvents},
 		{"GET", "/strata/v1/jobs/{jobIdentifier}/metrics", "StrataJobMetrics", true, s.jobMetrics},
+		{"GET", "/strata/v1/jobs/{jobIdentifier}/dataset-report", "StrataDatasetReport", true, s.datasetReport},
 	}
 }

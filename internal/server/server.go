@@ -76,6 +76,8 @@ type Options struct {
 	IsS3 func(*http.Request) bool
 	// DeleteGuard vetoes DeleteCustomModel of a model in use (serving side).
 	DeleteGuard jobs.DeleteGuard
+	// ReportPath locates a job's dataset report file (optional).
+	ReportPath func(account, jobID string) string
 	// Ready reports extra readiness detail for /healthz (optional).
 	Ready func() map[string]any
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -184,4 +185,26 @@ func (s *Server) jobMetrics(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return writeJSON(w, http.StatusOK, out)
+}
+
+// datasetReport serves the dataset report of a job's Validation phase.
+func (s *Server) datasetReport(w http.ResponseWriter, r *http.Request) error {
+	id, err := s.jobIdent(r)
+	if err != nil {
+		return err
+	}
+	j, err := s.opts.Jobs.GetJob(r.Context(), AccountFrom(r.Context()), id)
+	if err != nil {
+		return err
+	}
+	if s.opts.ReportPath == nil {
+		return apierr.NotFoundf("No dataset report for job %s.", j.Name)
+	}
+	b, err := os.ReadFile(s.opts.ReportPath(j.Account, j.ID))
+	if err != nil {
+		return apierr.Wrap(apierr.NotFound, fmt.Sprintf("No dataset report for job %s yet.", j.Name), err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
+	return nil
 }

@@ -191,7 +191,8 @@ func (w *Worker) execute(ctx context.Context, task *store.Task, j *store.Job, lo
 		}
 	}
 	if w.cfg.CheckDataset != nil {
-		msg, err := w.cfg.CheckDataset(ctx, DatasetRequest{CustomizationType: j.CustomizationType, Family: base.Family,
+		msg, err := w.cfg.CheckDataset(ctx, DatasetRequest{BaseModelID: j.BaseModelID, HyperParameters: j.HyperParameters, WorkDir: dir,
+			CustomizationType: j.CustomizationType, Family: base.Family,
 			ModelDir: base.Dir, TrainFile: trainFile, ValidationFiles: valFiles})
 		if err != nil {
 			return runResult{out: outCrashed, message: err.Error()}
@@ -585,7 +586,9 @@ func (w *Worker) finishCompleted(ctx context.Context, j *store.Job, res runResul
 	if err != nil {
 		return fmt.Errorf("worker: register model: %w", err)
 	}
-	_ = os.RemoveAll(w.jobDir(j))
+	for _, d := range []string{"input", "output", "checkpoints"} { // keep the dataset report
+		_ = os.RemoveAll(filepath.Join(w.jobDir(j), d))
+	}
 	return nil
 }
 

@@ -44,6 +44,9 @@ type DatasetCheck func(ctx context.Context, req DatasetRequest) (failure string,
 
 // DatasetRequest describes the staged files of one job for a DatasetCheck.
 type DatasetRequest struct {
+	BaseModelID       string
+	HyperParameters   map[string]string
+	WorkDir           string // the job's work directory (reports, spills)
 	CustomizationType string
 	Family            *catalog.Family
 	ModelDir          string
