@@ -1,0 +1,78 @@
+package dataset
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestIssueSpill keeps every issue when they outnumber the in-memory cap.
+func TestIssueSpill(t *testing.T) {
+	t.Parallel()
+	var lines []string
+	for i := range 50 {
+		lines = append(lines, fmt.Sprintf(`{"prompt": "question %d", "completion": %d}`, i, i))
+	}
+	src := bytesSource("many.jsonl", []byte(strings.Join(lines, "\n")))
+	spill := t.TempDir()
+	r := mustValidate(t, Config{MaxIssuesInMemory: 5, SpillDir: spill}, src)
+	got := allIssues(t, r)
+	if len(got) != 50 || r.Errors != 50 {
+		t.Fatalf("%d issues, %d errors; want 50", len(got), r.Errors)
+	}
+	for i, is := range got {
+		if is.Line != int64(i+1) || is.Code != CodeWrongType {
+			t.Fatalf("issue %d = %v, want wrong_type on line %d", i, is, i+1)
+		}
+	}
+	var buf bytes.Buffer
+	if err := r.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Issues  []Issue     `json:"issues"`
+		Summary []CodeCount `json:"summary"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Issues) != 50 || rep.Summary[0].Code != CodeWrongType || rep.Summary[0].Count != 50 {
+		t.Errorf("JSON report: %d issues, summary %+v", len(rep.Issues), rep.Summary)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(spill); len(ents) != 0 {
+		t.Errorf("Close left %d spill files", len(ents))
+	}
+}
+
+// TestPreTrainingLimits: documents have no input/output split, so only
+// the total limit applies; a .txt file's blank lines separate documents.
+func TestPreTrainingLimits(t *testing.T) {
+	t.Parallel()
+	doc := fmt.Sprintf(`{"input": %q}`, words(3000, "w"))
+	r := mustValidate(t, Config{Family: FamilyCohereCommand, Type: ContinuedPreTraining}, bytesSource("cpt.jsonl", []byte(doc+"\n")))
+	if !r.Valid {
+		t.Errorf("3,002-token document under Cohere's 6,144 total: %s", r.FailureMessage)
+	}
+	txt := "First document line.\n\nSecond document, a little longer.\n"
+	r = mustValidate(t, Config{Type: ContinuedPreTraining}, bytesSource("corpus.txt", []byte(txt)))
+	if f := r.Files[0]; !r.Valid || f.Records != 2 || f.Format != FormatText || f.LossShare != 1 {
+		t.Errorf("txt: valid=%v records=%d format=%s lossShare=%v", r.Valid, f.Records, f.Format, f.LossShare)
+	}
+}
+
+// TestTrustHyperParameters: a job's map was checked at creation.
+func TestTrustHyperParameters(t *testing.T) {
+	t.Parallel()
+	hp := map[string]string{"batchSize": "64", "epochCount": "3"}
+	src := bytesSource("t.jsonl", []byte(strings.Join(nRecords(130), "\n")))
+	r := mustValidate(t, Config{Family: FamilyLlama31, HyperParameters: hp, TrustHyperParameters: true}, src)
+	if r.Warnings != 0 || r.Plan.BatchSize != 64 || r.Plan.StepsPerEpoch != 3 || r.Plan.TotalSteps != 9 {
+		t.Errorf("warnings=%d plan=%+v; want 0 warnings, batch 64, 3 steps/epoch, 9 steps", r.Warnings, r.Plan)
+	}
+}
