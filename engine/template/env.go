@@ -19,14 +19,18 @@ import (
 func newEnvironment() *exec.Environment {
 	filters := exec.NewFilterSet(map[string]exec.FilterFunction{}).Update(builtins.Filters)
 	_ = filters.Replace("tojson", filterToJSON)
+	_ = filters.Replace("items", filterItems)
 	cs := exec.NewControlStructureSet(map[string]parser.ControlStructureParser{}).Update(builtins.ControlStructures)
 	_ = cs.Register("generation", generationParser)
+	_ = cs.Replace("for", forParser)
 	ctx := exec.EmptyContext().Update(builtins.GlobalFunctions).Update(builtins.GlobalVariables)
 	ctx.Set("raise_exception", raiseException)
 	ctx.Set("range", rangeFunc)
 	ctx.Set(condFunc, condCall)
 	methods := builtins.Methods
 	methods.Dict = orderedDictMethods(builtins.Methods.Dict)
+	methods.Str = pyStrMethods(builtins.Methods.Str)
+	methods.List = immutableList(builtins.Methods.List)
 	return &exec.Environment{
 		Context:           ctx,
 		Filters:           filters,

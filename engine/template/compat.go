@@ -1,0 +1,249 @@
+package template
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+
+	"github.com/nikolalohinski/gonja/v2/builtins"
+	controlStructures "github.com/nikolalohinski/gonja/v2/builtins/control_structures"
+	"github.com/nikolalohinski/gonja/v2/exec"
+	"github.com/nikolalohinski/gonja/v2/nodes"
+	"github.com/nikolalohinski/gonja/v2/parser"
+)
+
+// This file closes gaps between gonja and Python's jinja2 as transformers
+// configures it, found by the golden tests.
+
+// pyStrMethods overrides string methods whose gonja versions differ from
+// Python's (no-argument strip/split, replace without count).
+func pyStrMethods(base *exec.MethodSet[string]) *exec.MethodSet[string] {
+	m := map[string]exec.Method[string]{}
+	for _, name := range []string{"capitalize", "casefold", "center", "count", "encode", "endswith", "expandtabs", "find",
+		"format", "format_map", "isalnum", "isalpha", "isascii", "isdecimal", "isdigit", "islower", "isnumeric",
+		"isprintable", "isspace", "istitle", "isupper", "join", "ljust", "lower", "partition", "removeprefix",
+		"removesuffix", "rfind", "rjust", "rpartition", "splitlines", "startswith", "swapcase", "title", "upper", "zfill"} {
+		if fn, ok := base.Get(name); ok {
+			m[name] = fn
+		}
+	}
+	optString := func(args *exec.VarArgs, i int) (string, bool, error) {
+		if len(args.Args) <= i || args.Args[i].IsNil() {
+			return "", false, nil
+		}
+		if !args.Args[i].IsString() {
+			return "", false, fmt.Errorf("argument %d must be str or None", i+1)
+		}
+		return args.Args[i].String(), true, nil
+	}
+	stripper := func(left, right bool) exec.Method[string] {
+		return func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+			if len(args.Args) > 1 {
+				return nil, errors.New("strip takes at most 1 argument")
+			}
+			chars, ok, err := optString(args, 0)
+			if err != nil {
+				return nil, err
+			}
+			f := unicode.IsSpace
+			if ok {
+				f = func(r rune) bool { return strings.ContainsRune(chars, r) }
+			}
+			if left {
+				self = strings.TrimLeftFunc(self, f)
+			}
+			if right {
+				self = strings.TrimRightFunc(self, f)
+			}
+			return self, nil
+		}
+	}
+	m["strip"] = stripper(true, true)
+	m["lstrip"] = stripper(true, false)
+	m["rstrip"] = stripper(false, true)
+	splitter := func(fromRight bool) exec.Method[string] {
+		return func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+			sep, hasSep, err := optString(args, 0)
+			if err != nil {
+				return nil, err
+			}
+			if v, ok := args.KwArgs["sep"]; ok && !v.IsNil() {
+				sep, hasSep = v.String(), true
+			}
+			maxsplit := -1
+			if len(args.Args) > 1 {
+				maxsplit = args.Args[1].Integer()
+			}
+			if v, ok := args.KwArgs["maxsplit"]; ok {
+				maxsplit = v.Integer()
+			}
+			var parts []string
+			switch {
+			case hasSep && sep == "":
+				return nil, errors.New("ValueError: empty separator")
+			case hasSep && maxsplit < 0:
+				parts = strings.Split(self, sep)
+			case hasSep && !fromRight:
+				parts = strings.SplitN(self, sep, maxsplit+1)
+			case hasSep:
+				parts = rsplitN(self, sep, maxsplit)
+			default:
+				parts = pyWhitespaceSplit(self, maxsplit, fromRight)
+			}
+			out := make([]any, len(parts))
+			for i, p := range parts {
+				out[i] = p
+			}
+			return out, nil
+		}
+	}
+	m["split"] = splitter(false)
+	m["rsplit"] = splitter(true)
+	m["replace"] = func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+		if len(args.Args) < 2 || len(args.Args) > 3 {
+			return nil, errors.New("replace takes 2 or 3 arguments")
+		}
+		n := -1
+		if len(args.Args) == 3 {
+			n = args.Args[2].Integer()
+		}
+		return strings.Replace(self, args.Args[0].String(), args.Args[1].String(), n), nil
+	}
+	return exec.NewMethodSet(m)
+}
+
+func rsplitN(s, sep string, n int) []string {
+	var out []string
+	for n > 0 {
+		i := strings.LastIndex(s, sep)
+		if i < 0 {
+			break
+		}
+		out = append(out, s[i+len(sep):])
+		s = s[:i]
+		n--
+	}
+	out = append(out, s)
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
+
+// pyWhitespaceSplit is str.split()/rsplit() without a separator.
+func pyWhitespaceSplit(s string, maxsplit int, fromRight bool) []string {
+	if maxsplit < 0 {
+		return strings.FieldsFunc(s, unicode.IsSpace)
+	}
+	if fromRight {
+		var out []string
+		s = strings.TrimRightFunc(s, unicode.IsSpace)
+		for maxsplit > 0 && s != "" {
+			i := strings.LastIndexFunc(s, unicode.IsSpace)
+			if i < 0 {
+				break
+			}
+			out = append(out, s[i+1:])
+			s = strings.TrimRightFunc(s[:i], unicode.IsSpace)
+			maxsplit--
+		}
+		if s != "" {
+			out = append(out, s)
+		}
+		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+		return out
+	}
+	var out []string
+	s = strings.TrimLeftFunc(s, unicode.IsSpace)
+	for maxsplit > 0 && s != "" {
+		i := strings.IndexFunc(s, unicode.IsSpace)
+		if i < 0 {
+			break
+		}
+		out = append(out, s[:i])
+		s = strings.TrimLeftFunc(s[i:], unicode.IsSpace)
+		maxsplit--
+	}
+	if s != "" {
+		out = append(out, s)
+	}
+	return out
+}
+
+// immutableList makes list mutators fail like jinja2's
+// ImmutableSandboxedEnvironment (transformers' environment).
+func immutableList(base *exec.MethodSet[[]any]) *exec.MethodSet[[]any] {
+	m := map[string]exec.Method[[]any]{}
+	for _, name := range []string{"count", "index", "copy"} {
+		if fn, ok := base.Get(name); ok {
+			m[name] = fn
+		}
+	}
+	for _, name := range []string{"append", "extend", "insert", "pop", "remove", "clear", "reverse", "sort"} {
+		m[name] = func([]any, *exec.Value, *exec.VarArgs) (any, error) {
+			return nil, fmt.Errorf("SecurityError: access to attribute '%s' of 'list' object is unsafe", name)
+		}
+	}
+	return exec.NewMethodSet(m)
+}
+
+// filterItems is |items keeping the order of JSON objects.
+func filterItems(e *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+	var pairs []*exec.Pair
+	switch d := in.Interface().(type) {
+	case *exec.Dict:
+		pairs = d.Pairs
+	case exec.Dict:
+		pairs = d.Pairs
+	default:
+		fn, _ := builtins.Filters.Get("items")
+		return fn(e, in, params)
+	}
+	out := make([]any, len(pairs))
+	for i, p := range pairs {
+		out[i] = []any{p.Key.Interface(), p.Value.Interface()}
+	}
+	return exec.AsValue(out)
+}
+
+// forNone wraps {% for %} so that iterating a variable bound to None fails
+// like Python ("'NoneType' object is not iterable"), while an undefined
+// variable still iterates as empty.
+type forNone struct {
+	*controlStructures.ForControlStructure
+}
+
+func (f forNone) Execute(r *exec.Renderer, tag *nodes.ControlStructureBlock) error {
+	if n, ok := f.ObjectEvaluator.(*nodes.Name); ok {
+		if v, has := r.Environment.Context.Get(n.Name.Val); has && isNone(v) {
+			return fmt.Errorf("TypeError: 'NoneType' object is not iterable (line %d)", n.Name.Line)
+		}
+	}
+	return f.ForControlStructure.Execute(r, tag)
+}
+
+func isNone(v any) bool {
+	if v == nil {
+		return true
+	}
+	if ev, ok := v.(*exec.Value); ok {
+		return ev.IsNil()
+	}
+	return false
+}
+
+func forParser(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
+	base, _ := builtins.ControlStructures.Get("for")
+	cs, err := base(p, args)
+	if err != nil {
+		return nil, err
+	}
+	if fcs, ok := cs.(*controlStructures.ForControlStructure); ok {
+		return forNone{fcs}, nil
+	}
+	return cs, nil
+}
+
