@@ -246,4 +246,3 @@ func forParser(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, e
 	}
 	return cs, nil
 }
-
