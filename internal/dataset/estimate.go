@@ -31,7 +31,8 @@ type Plan struct {
 	BatchSize    int     `json:"batchSize"`
 	LearningRate float64 `json:"learningRate,omitempty"`
 	WarmupSteps  int     `json:"learningRateWarmupSteps,omitempty"`
-	// StepsPerEpoch is ceil(training records / batchSize).
+	// StepsPerEpoch is ceil(sequences / batchSize): one sequence per
+	// fine-tuning record, or the pre-training tokens packed into sequences.
 	StepsPerEpoch int64 `json:"stepsPerEpoch"`
 	// TotalSteps is StepsPerEpoch × EpochCount: optimizer steps.
 	TotalSteps int64 `json:"totalSteps"`

@@ -279,11 +279,16 @@ func (r *Report) WriteText(w io.Writer) error {
 			writeDist(bw, "output (completion)", f.Output)
 			writeDist(bw, "total", f.Total)
 		}
-		p("  truncated at %d tokens: %d", r.Limits.MaxSeqLen, f.Truncated)
-		if len(f.TruncatedLines) > 0 {
-			p(" (lines %s)", joinInts(f.TruncatedLines))
+		if r.Limits.MaxSeqLen > 0 {
+			p("  truncated at %d tokens: %d", r.Limits.MaxSeqLen, f.Truncated)
+			if len(f.TruncatedLines) > 0 {
+				p(" (lines %s)", joinInts(f.TruncatedLines))
+			}
+			p(";")
+		} else {
+			p("  documents are packed, not truncated;")
 		}
-		p("; duplicates: %d; near-empty: %d", f.Duplicates, f.NearEmpty)
+		p(" duplicates: %d; near-empty: %d", f.Duplicates, f.NearEmpty)
 		if f.Role == RoleValidation {
 			p("; also in training: %d", f.Overlap)
 		}

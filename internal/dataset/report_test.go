@@ -59,6 +59,13 @@ func TestPreTrainingLimits(t *testing.T) {
 	if !r.Valid {
 		t.Errorf("3,002-token document under Cohere's 6,144 total: %s", r.FailureMessage)
 	}
+	// Open family: a document longer than the context is packed into
+	// several sequences, not truncated or refused.
+	long := fmt.Sprintf(`{"input": %q}`, words(5000, "w"))
+	r = mustValidate(t, Config{Type: ContinuedPreTraining, ContextLength: 2048, HyperParameters: map[string]string{"batchSize": "1"}}, bytesSource("long.jsonl", []byte(long+"\n")))
+	if !r.Valid || r.Warnings != 0 || r.Plan.StepsPerEpoch != 3 {
+		t.Errorf("5,002-token document, context 2048: valid=%v warnings=%d steps/epoch=%d, want valid, 0, 3 (%s)", r.Valid, r.Warnings, r.Plan.StepsPerEpoch, r.FailureMessage)
+	}
 	txt := "First document line.\n\nSecond document, a little longer.\n"
 	r = mustValidate(t, Config{Type: ContinuedPreTraining}, bytesSource("corpus.txt", []byte(txt)))
 	if f := r.Files[0]; !r.Valid || f.Records != 2 || f.Format != FormatText || f.LossShare != 1 {

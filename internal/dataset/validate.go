@@ -106,8 +106,11 @@ type run struct {
 	maxIn  int
 	maxOut int
 	maxTot int
-	seqLen int
-	line   int // max line bytes
+	seqLen int // truncation length (0: none)
+	// packLen is the sequence length pre-training documents are packed
+	// into (0: fine-tuning).
+	packLen int
+	line    int // max line bytes
 	seed   maphash.Seed
 	log    *issueLog
 	check  *lineChecker
@@ -166,6 +169,17 @@ func Validate(ctx context.Context, cfg Config, train Source, validation ...Sourc
 	if v.maxTot > 0 && (v.seqLen <= 0 || v.seqLen > v.maxTot) && cfg.MaxSeqLen <= 0 {
 		v.seqLen = v.maxTot
 	}
+	// Continued pre-training packs documents into sequences (engine/train
+	// BuildPreTraining): long documents are split, never truncated, so
+	// families without a published limit set none.
+	packed := cfg.Type == ContinuedPreTraining
+	if packed {
+		v.packLen = v.seqLen
+		v.seqLen = 0
+		if limits.MaxTotalTokens == 0 {
+			v.maxTot = 0
+		}
+	}
 	maxChars := 0
 	if v.maxTot > 0 {
 		maxChars = v.maxTot * CharsPerToken
@@ -216,14 +230,22 @@ func Validate(ctx context.Context, cfg Config, train Source, validation ...Sourc
 	if cfg.Type != Distillation && ts.Total.Sum > 0 && ts.LossShare < 0.05 {
 		v.fileIssue(SeverityWarning, CodeLowLossShare, train.Name, fmt.Sprintf("only %.1f%% of the training tokens carry loss: most of each record is prompt the model does not learn to produce", ts.LossShare*100), "")
 	}
-	p := plan(limits, cfg.HyperParameters, ts.ValidRecords, ts.Total.Sum, ts.LossTokens, valTokens, func(key, reason string) {
+	// Fine-tuning trains one sequence per record; pre-training packs the
+	// documents into sequences of packLen tokens.
+	seqs := ts.ValidRecords
+	if v.packLen > 0 {
+		seqs = (ts.Total.Sum + int64(v.packLen) - 1) / int64(v.packLen)
+	}
+	p := plan(limits, cfg.HyperParameters, seqs, ts.Total.Sum, ts.LossTokens, valTokens, func(key, reason string) {
 		if !cfg.TrustHyperParameters {
 			v.log.add(Issue{Severity: SeverityWarning, Code: CodeHyperParam, File: train.Name, Field: "hyperParameters." + key, Reason: reason})
 		}
 	})
 	rep.Plan = &p
 	seq := v.seqLen
-	if ts.Total.Count > 0 && (seq <= 0 || ts.Total.Max < seq) {
+	if v.packLen > 0 {
+		seq = v.packLen
+	} else if ts.Total.Count > 0 && (seq <= 0 || ts.Total.Max < seq) {
 		seq = ts.Total.Max
 	}
 	if cfg.Model != nil && seq > 0 {
