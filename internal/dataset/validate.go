@@ -111,9 +111,9 @@ type run struct {
 	// into (0: fine-tuning).
 	packLen int
 	line    int // max line bytes
-	seed   maphash.Seed
-	log    *issueLog
-	check  *lineChecker
+	seed    maphash.Seed
+	log     *issueLog
+	check   *lineChecker
 
 	// maxima over every tokenized record, for Bedrock's messages.
 	peakIn, peakOut, peakTot int
