@@ -429,3 +429,50 @@ func FuzzCreateJobBody(f *testing.F) {
 }
 
 var idRE = regexp.MustCompile(`/[a-z0-9]{12}\b`)
+
+func TestJobEventsAndMetrics(t *testing.T) {
+	e := newTestEnv(t, nil)
+	r := e.do(t, "POST", "/model-customization-jobs", createBody("ev", nil))
+	arn := r.Body["jobArn"].(string)
+	js := e.do(t, "GET", "/strata/v1/jobs/ev/events", "")
+	evs := js.Body["events"].([]any)
+	if js.Status != 200 || len(evs) != 1 || evs[0].(map[string]any)["type"] != "created" {
+		t.Fatalf("events = %s", js.raw)
+	}
+	// Stream: the job is stopped by hand (no worker); the SSE stream sends
+	// the backlog, then the new events, and ends when the job is terminal.
+	ctx := t.Context()
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.ts.URL+"/strata/v1/jobs/"+escape(arn)+"/events", nil)
+	req.Header.Set("X-Test-Account", testAccount)
+	req.Header.Set("Accept", "text/event-stream")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if ct := res.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("Content-Type = %q", ct)
+	}
+	if s := e.do(t, "POST", "/model-customization-jobs/ev/stop", ""); s.Status != 200 {
+		t.Fatal(s.Status)
+	}
+	st := e.srv.Store()
+	j, _ := e.srv.Jobs().GetJob(ctx, testAccount, "ev")
+	j.Status = "Stopped"
+	if err := st.UpdateJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	for _, want := range []string{"event: created\n", "event: stopping\n", "event: end\ndata: {\"status\":\"Stopped\"}"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("stream lacks %q:\n%s", want, body)
+		}
+	}
+	m := e.do(t, "GET", "/strata/v1/jobs/ev/metrics", "")
+	if m.Status != 200 || m.Body["status"] != "Stopped" {
+		t.Errorf("metrics = %s", m.raw)
+	}
+	if d := e.do(t, "GET", "/strata/v1/jobs/ev/dataset-report", ""); d.Status != 404 {
+		t.Errorf("dataset-report = %d", d.Status)
+	}
+}

@@ -314,11 +314,13 @@ func (w *Worker) runChild(ctx context.Context, task *store.Task, j *store.Job, a
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 			killTimer = time.After(w.cfg.StopGrace)
 		}
+		ctxDone := ctx.Done()
 		for {
 			select {
 			case <-done:
 				return
-			case <-ctx.Done():
+			case <-ctxDone:
+				ctxDone = nil // fire once
 				signal(shutdown)
 			case <-killTimer:
 				_ = cmd.Process.Kill()

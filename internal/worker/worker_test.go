@@ -232,3 +232,21 @@ func TestJobBadJSONLFails(t *testing.T) {
 		t.Fatalf("failureMessage = %q, want %q", j.FailureMessage, want)
 	}
 }
+
+func TestShutdownRequeuesAndResumes(t *testing.T) {
+	t.Setenv(workertest.EnvStepDelay, "100")
+	e := newEnv(t)
+	j := e.create(t, "shutdown", "s3://b/train.jsonl", map[string]string{"epochCount": "2"})
+	stop := e.run(t)
+	e.wait(t, j.ID, func(j *store.Job) bool { return j.Step >= 6 })
+	stop() // graceful shutdown: SIGTERM, checkpoint, re-queue
+	j, _ = e.st.GetJob(t.Context(), acct, j.ID)
+	if j.Status != store.JobInProgress || j.LastCheckpoint == "" {
+		t.Fatalf("after shutdown: %s, checkpoint %q", j.Status, j.LastCheckpoint)
+	}
+	defer e.run(t)()
+	j = e.wait(t, j.ID, terminal)
+	if j.Status != store.JobCompleted {
+		t.Fatalf("after restart: %s %s", j.Status, j.FailureMessage)
+	}
+}
