@@ -19,6 +19,11 @@ func kern6x16(tiles, k int, a *float32, rsa, csa, pa int, b *float32, rsb int, c
 //go:noescape
 func transpose8(blocks int, src *float32, lds int, dst *float32, ldd int)
 
+// packA6 packs 6 rows of 8·blocks columns; see packA6Blocks.
+//
+//go:noescape
+func packA6(blocks int, src *float32, lda int, dst *float32)
+
 // fmaLoop runs n iterations of 12 independent ymm FMAs (192 FLOP each).
 //
 //go:noescape
@@ -51,6 +56,22 @@ func transposeBlocks(blocks int, src []float32, lds int, dst []float32, ldd int)
 	_ = src[7*lds+blocks*8-1]
 	_ = dst[(blocks*8-1)*ldd+7]
 	transpose8(blocks, &src[0], lds, &dst[0], ldd)
+	return true
+}
+
+// packA6Blocks packs the 6×(8·blocks) matrix at src (row stride lda)
+// k-major into dst (dst[p*6+i] = src[i*lda+p]). It reports false, doing
+// nothing, when the assembly is unavailable.
+func packA6Blocks(blocks int, src []float32, lda int, dst []float32) bool {
+	if !haveFMA {
+		return false
+	}
+	if blocks <= 0 {
+		return true
+	}
+	_ = src[5*lda+blocks*8-1]
+	_ = dst[blocks*8*mr-1]
+	packA6(blocks, &src[0], lda, &dst[0])
 	return true
 }
 

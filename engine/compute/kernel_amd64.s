@@ -238,6 +238,52 @@ tdone:
 	VZEROUPPER
 	RET
 
+// func packA6(blocks int, src *float32, lda int, dst *float32)
+//
+// Packs 6 rows × 8·blocks columns at src (row stride lda elements) k-major:
+// dst[p*6+i] = src[i*lda+p]. Each 8-column block is transposed as 8×8 (rows
+// 6 and 7 are stale registers whose lanes are overwritten by the next,
+// overlapping, column store); the last column is stored as 4+2 floats so
+// nothing past dst[48·blocks) is written.
+TEXT ·packA6(SB), NOSPLIT, $0-32
+	MOVQ  blocks+0(FP), CX
+	MOVQ  src+8(FP), SI
+	MOVQ  lda+16(FP), R8
+	SHLQ  $2, R8
+	MOVQ  dst+24(FP), DI
+	LEAQ  (R8)(R8*2), R9
+	ADDQ  SI, R9 // row 3
+	TESTQ CX, CX
+	JEQ   pdone
+
+ploop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VMOVUPS (SI)(R8*2), Y2
+	VMOVUPS (R9), Y3
+	VMOVUPS (R9)(R8*1), Y4
+	VMOVUPS (R9)(R8*2), Y5
+	TRANSPOSE8
+	VMOVUPS      Y8, (DI)
+	VMOVUPS      Y9, 24(DI)
+	VMOVUPS      Y10, 48(DI)
+	VMOVUPS      Y11, 72(DI)
+	VMOVUPS      Y12, 96(DI)
+	VMOVUPS      Y13, 120(DI)
+	VMOVUPS      Y14, 144(DI)
+	VMOVUPS      X15, 168(DI)
+	VEXTRACTF128 $1, Y15, X0
+	MOVQ         X0, 184(DI)
+	ADDQ         $32, SI
+	ADDQ         $32, R9
+	ADDQ         $192, DI
+	DECQ         CX
+	JNE          ploop
+
+pdone:
+	VZEROUPPER
+	RET
+
 // func fmaLoop(n int)
 // n iterations of 12 independent 8-wide FMAs (192 FLOP per iteration).
 TEXT ·fmaLoop(SB), NOSPLIT, $0-8

@@ -11,5 +11,8 @@ func kernels(tiles, k int, a []float32, rsa, csa, pa int, b []float32, rsb int, 
 // transposeBlocks is only available with the assembly.
 func transposeBlocks(blocks int, src []float32, lds int, dst []float32, ldd int) bool { return false }
 
+// packA6Blocks is only available with the assembly.
+func packA6Blocks(blocks int, src []float32, lda int, dst []float32) bool { return false }
+
 // peakLoop runs the portable FMA probe; see peakLoopGo.
 func peakLoop(n int) float64 { return peakLoopGo(n) }

@@ -27,13 +27,17 @@ func (g *gemm) packAPanel(dst []float32, i0, mm, pc, kb int) {
 		return
 	}
 	if mm == mr {
+		p0 := 0
+		if kb >= 8 && packA6Blocks(kb/8, g.a[i0*lda+pc:], lda, dst) {
+			p0 = kb / 8 * 8
+		}
 		r0 := g.a[i0*lda+pc:][:kb]
 		r1 := g.a[(i0+1)*lda+pc:][:kb]
 		r2 := g.a[(i0+2)*lda+pc:][:kb]
 		r3 := g.a[(i0+3)*lda+pc:][:kb]
 		r4 := g.a[(i0+4)*lda+pc:][:kb]
 		r5 := g.a[(i0+5)*lda+pc:][:kb]
-		for p := range kb {
+		for p := p0; p < kb; p++ {
 			d := dst[p*mr : p*mr+mr]
 			d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
 		}
