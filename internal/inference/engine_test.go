@@ -75,7 +75,7 @@ func TestContinuousBatching(t *testing.T) {
 	got := make([]string, n)
 	for i := range n {
 		shift := int32(i % 3)
-		ad := m.adapter(shift)
+		ad := m.Adapter(shift)
 		wg.Go(func() {
 			g, err := Generate(t.Context(), b, e, GenerateRequest{Prompt: "A", Params: greedy(5 + i%4), Adapter: ad}, nil)
 			got[i], errs[i] = g.Text, err
@@ -96,8 +96,8 @@ func TestContinuousBatching(t *testing.T) {
 			t.Errorf("request %d (shift %d): got %q, want %q", i, i%3, got[i], want.String())
 		}
 	}
-	if m.maxB < 2 {
-		t.Errorf("largest batch %d, want several sequences per step", m.maxB)
+	if m.MaxB < 2 {
+		t.Errorf("largest batch %d, want several sequences per step", m.MaxB)
 	}
 	st := e.Stats()
 	if st.BlocksUsed != 0 || st.Running != 0 {
@@ -110,11 +110,10 @@ func TestContinuousBatching(t *testing.T) {
 // PrefillChunk tokens, each in the same step as a decode token of the first.
 func TestJoinRunningBatchAndPrefillChunks(t *testing.T) {
 	m := newFakeModel()
-	m.stepped = make(chan int, 1024)
 	e := newTestEngine(t, m, EngineConfig{Capacity: Capacity{MaxSeqs: 4}, PrefillChunk: 16})
 	b := fakeBase(m)
 	ctx := t.Context()
-	first, err := e.Submit(ctx, SeqRequest{Prompt: []int32{'a'}, MaxTokens: 2000, EOS: []int32{fakeEOS}, Adapter: m.adapter(1)})
+	first, err := e.Submit(ctx, SeqRequest{Prompt: []int32{'a'}, MaxTokens: 2000, EOS: []int32{fakeEOS}, Adapter: m.Adapter(1)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,10 +136,10 @@ func TestJoinRunningBatchAndPrefillChunks(t *testing.T) {
 		t.Fatalf("second request text %q, want %q", g.Text, "12")
 	}
 	first.Cancel()
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.Mu.Lock()
+	defer m.Mu.Unlock()
 	chunks, joint := 0, 0
-	for _, sizes := range m.steps {
+	for _, sizes := range m.Steps {
 		for _, n := range sizes {
 			if n > 16 {
 				t.Fatalf("a step ran %d tokens of one sequence, want ≤ 16: %v", n, sizes)
@@ -157,7 +156,7 @@ func TestJoinRunningBatchAndPrefillChunks(t *testing.T) {
 		t.Errorf("100-token prompt ran in %d chunks, want ≥ 6", chunks)
 	}
 	if joint < 6 {
-		t.Logf("steps: %v", m.steps)
+		t.Logf("steps: %v", m.Steps)
 		t.Errorf("only %d steps ran a prompt chunk alongside the decoding sequence", joint)
 	}
 }
@@ -169,7 +168,7 @@ func TestCancelAndTimeout(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	n := 0
-	_, err := Generate(ctx, b, e, GenerateRequest{Prompt: "a", Params: greedy(100000), Adapter: m.adapter(1)}, func(string) error {
+	_, err := Generate(ctx, b, e, GenerateRequest{Prompt: "a", Params: greedy(100000), Adapter: m.Adapter(1)}, func(string) error {
 		if n++; n == 3 {
 			cancel()
 		}
@@ -183,7 +182,7 @@ func TestCancelAndTimeout(t *testing.T) {
 	dctx, dcancel := context.WithDeadline(t.Context(), time.Now().Add(20*time.Millisecond))
 	defer dcancel()
 	// Shift 1 from 'a' walks the odd bytes and never reaches 'z' (EOS).
-	_, err = Generate(dctx, b, e, GenerateRequest{Prompt: "a", Params: greedy(1 << 30), Adapter: m.adapter(1)}, nil)
+	_, err = Generate(dctx, b, e, GenerateRequest{Prompt: "a", Params: greedy(1 << 30), Adapter: m.Adapter(1)}, nil)
 	if !apierr.Is(err, apierr.ModelTimeout) {
 		t.Fatalf("past deadline: err = %v, want ModelTimeoutException", err)
 	}
@@ -193,13 +192,13 @@ func TestCancelAndTimeout(t *testing.T) {
 // holdUntil blocks the model's first step until n requests are in the
 // engine, so that they are batched together.
 func holdUntil(t *testing.T, m *fakeModel, e *Engine, n int) {
-	m.gate = make(chan struct{})
+	m.Gate = make(chan struct{})
 	go func() {
 		deadline := time.Now().Add(5 * time.Second)
 		for st := e.Stats(); st.Running+st.Waiting < n && time.Now().Before(deadline); st = e.Stats() {
 			time.Sleep(time.Millisecond)
 		}
-		close(m.gate)
+		close(m.Gate)
 	}()
 }
 
@@ -221,7 +220,7 @@ func waitIdle(t *testing.T, e *Engine) {
 
 func TestThrottleWhenQueueFull(t *testing.T) {
 	m := newFakeModel()
-	m.gate = make(chan struct{})
+	m.Gate = make(chan struct{})
 	e := newTestEngine(t, m, EngineConfig{Capacity: Capacity{MaxSeqs: 1, MaxQueue: 1}})
 	ctx := t.Context()
 	a, err := e.Submit(ctx, SeqRequest{Prompt: []int32{'a'}, MaxTokens: 2})
@@ -243,7 +242,7 @@ func TestThrottleWhenQueueFull(t *testing.T) {
 	if _, err := e.Submit(ctx, SeqRequest{Prompt: []int32{'c'}, MaxTokens: 2}); !apierr.Is(err, apierr.Throttled) {
 		t.Fatalf("third request: %v, want ThrottlingException", err)
 	}
-	close(m.gate)
+	close(m.Gate)
 	for _, st := range []*Stream{a, bq} {
 		for {
 			_, done, err := st.Next(ctx)
@@ -296,7 +295,7 @@ func TestPreemption(t *testing.T) {
 // requests running beside it still complete.
 func TestBadRequestIsolated(t *testing.T) {
 	m := newFakeModel()
-	m.failOn = '!'
+	m.FailOn = '!'
 	e := newTestEngine(t, m, EngineConfig{Capacity: Capacity{MaxSeqs: 8}, PrefillChunk: 4})
 	b := fakeBase(m)
 	if _, err := e.Submit(t.Context(), SeqRequest{Prompt: []int32{9999}, MaxTokens: 1}); !apierr.Is(err, apierr.Validation) {

@@ -50,7 +50,7 @@ func fakeBaseSpec(c *loadCounter, key string, bytes int64, gate chan struct{}) B
 func fakeAdapterSpec(c *loadCounter, key string) *AdapterSpec {
 	return &AdapterSpec{Key: key, Load: func(ctx context.Context, b *Base) (*lora.Adapter, int64, error) {
 		c.inc(key)
-		return b.Model.(*fakeModel).adapter(1), 100, nil
+		return b.Model.(*fakeModel).Adapter(1), 100, nil
 	}}
 }
 
