@@ -23,6 +23,10 @@
 //   - presigned URLs: X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, X-Amz-Expires,
 //     X-Amz-SignedHeaders and X-Amz-Signature in the query.
 //
+// For S3 only, presigned URLs of signature version 2 (?AWSAccessKeyId=,
+// Expires=, Signature=), which boto3's generate_presigned_url still produces
+// by default, are accepted too (path-style URLs only).
+//
 // X-Amz-Security-Token (session credentials) is tolerated and reported in
 // [Identity.SessionToken]; the key lookup decides what an access key is worth.
 // Header-auth requests must be dated within [Options.MaxSkew] (15 minutes by

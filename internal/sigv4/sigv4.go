@@ -92,7 +92,8 @@ type Identity struct {
 
 // HasAuth reports whether r carries SigV4 authentication (header or query).
 func HasAuth(r *http.Request) bool {
-	return r.Header.Get("Authorization") != "" || r.URL.Query().Get("X-Amz-Algorithm") != ""
+	q := r.URL.Query()
+	return r.Header.Get("Authorization") != "" || q.Get("X-Amz-Algorithm") != "" || isV2Presigned(q)
 }
 
 // SigningService returns the service named in r's credential scope (header or
@@ -107,8 +108,12 @@ func SigningService(r *http.Request) string {
 		}
 		return ""
 	}
-	if c, err := ParseCredential(r.URL.Query().Get("X-Amz-Credential")); err == nil {
+	q := r.URL.Query()
+	if c, err := ParseCredential(q.Get("X-Amz-Credential")); err == nil {
 		return c.Service
+	}
+	if isV2Presigned(q) {
+		return "s3" // signature version 2 exists only for S3
 	}
 	return ""
 }
@@ -137,6 +142,8 @@ func (v *Verifier) Verify(r *http.Request) (*Identity, error) {
 		s, err = v.parseHeaderAuth(r)
 	case q.Get("X-Amz-Algorithm") != "" || q.Get("X-Amz-Signature") != "" || q.Get("X-Amz-Credential") != "":
 		s, err = v.parsePresigned(r)
+	case isV2Presigned(q):
+		return v.verifyV2Presigned(r)
 	default:
 		return nil, newErr(CodeMissingAuth, false, "request is not signed: missing Authorization header or X-Amz-Algorithm query parameter")
 	}
