@@ -55,7 +55,9 @@ func runTool(t *testing.T, env []string, name string, args ...string) string {
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	start := time.Now()
-	defer func() { t.Logf("%s %s: %v", filepath.Base(name), strings.Join(args[:min(len(args), 3)], " "), time.Since(start).Round(time.Millisecond)) }()
+	defer func() {
+		t.Logf("%s %s: %v", filepath.Base(name), strings.Join(args[:min(len(args), 3)], " "), time.Since(start).Round(time.Millisecond))
+	}()
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("%s %s: %v\nstdout:\n%s\nstderr:\n%s", name, strings.Join(args, " "), err, out.String(), stderr.String())
 	}
