@@ -635,7 +635,7 @@ func guessEncoding(b []byte) string {
 		return "UTF-8"
 	case hasHigh && hasCP1252Punct(b):
 		return "Windows-1252 (smart quotes or dashes); re-save it as UTF-8"
-	case hasHigh && utf8ValidPrefixRatio(b) > 0:
+	case hasHigh && countUTF8Multibyte(b) > 0:
 		return "a mix of UTF-8 and a single-byte encoding such as Latin-1; re-save it as UTF-8"
 	}
 	return "Latin-1 or another single-byte encoding; re-save it as UTF-8"
@@ -657,8 +657,8 @@ func hasCP1252Punct(b []byte) bool {
 	return false
 }
 
-// utf8ValidPrefixRatio counts multi-byte UTF-8 sequences that do decode.
-func utf8ValidPrefixRatio(b []byte) int {
+// countUTF8Multibyte counts multi-byte UTF-8 sequences that do decode.
+func countUTF8Multibyte(b []byte) int {
 	n := 0
 	for i := 0; i < len(b); {
 		r, size := utf8.DecodeRune(b[i:])

@@ -113,7 +113,6 @@ type run struct {
 	line    int // max line bytes
 	seed    maphash.Seed
 	log     *issueLog
-	check   *lineChecker
 
 	// maxima over every tokenized record, for Bedrock's messages.
 	peakIn, peakOut, peakTot int
