@@ -108,3 +108,18 @@ func bestPeak(threads int) float64 {
 	}
 	return g
 }
+
+// BenchmarkParallel reports the cost of one Parallel call with an empty
+// body: the pool's dispatch and join overhead.
+func BenchmarkParallel(b *testing.B) {
+	for _, th := range benchThreads {
+		b.Run(fmt.Sprintf("threads=%d", th), func(b *testing.B) {
+			p := NewPool(th)
+			defer p.Close()
+			b.ReportAllocs()
+			for b.Loop() {
+				p.Parallel(th, func(lo, hi int) {})
+			}
+		})
+	}
+}

@@ -220,9 +220,11 @@ func (g *gemm) axpys(p *Pool, t int) {
 	})
 }
 
-// aRows returns the m rows of op(A), copying them out when A is transposed.
+// aRows returns the m ≤ gemvRows rows of op(A), copying them out when A is
+// transposed.
 func (g *gemm) aRows() [][]float32 {
-	rows := make([][]float32, g.m)
+	var arr [gemvRows][]float32
+	rows := arr[:g.m]
 	for i := range rows {
 		if !g.transA {
 			rows[i] = g.a[i*g.lda : i*g.lda+g.k]
