@@ -157,6 +157,7 @@ func TestThroughputLifecycle(t *testing.T) {
 		}
 		return "", nil
 	}, "pinned")
+	waitStatus(t, ptStatus(s2, "pt1b"), PTInService)
 	if err := s2.DeleteThroughput(ctx, acct, "pt1b"); err != nil {
 		t.Fatal(err)
 	}
