@@ -13,8 +13,9 @@ const (
 	mc = 144  // rows of one packed A block (multiple of mr)
 	nc = 4080 // columns of one packed B block (multiple of nr)
 
-	// skinny is the largest n (or m) for which the operand that would be
-	// reused only n/nr (m/mr) times is read in place instead of packed.
+	// skinny is the largest n for which A, whose panels would be reused
+	// only n/nr times, is read in place instead of packed (and the largest
+	// width of a B read in place).
 	skinny = 64
 
 	// minParallelFlops is the smallest m·n·k worth splitting over threads.
@@ -28,8 +29,8 @@ const (
 	// (16 MiB); larger A is packed and used in row blocks.
 	sharedAFloats = 4 << 20
 
-	// gemvRows is the largest m for which A·Bᵀ is computed as dot products
-	// of rows instead of through packed tiles.
+	// gemvRows is the largest m for which C is computed from B streamed
+	// once (dot products of rows, or row updates) instead of packed tiles.
 	gemvRows = 4
 )
 
