@@ -3,6 +3,7 @@ package template
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"unicode"
 
@@ -91,7 +92,7 @@ func pyStrMethods(base *exec.MethodSet[string]) *exec.MethodSet[string] {
 			default:
 				parts = pyWhitespaceSplit(self, maxsplit, fromRight)
 			}
-			out := make([]any, len(parts))
+			out := make(pyList, len(parts))
 			for i, p := range parts {
 				out[i] = p
 			}
@@ -202,12 +203,14 @@ func filterItems(e *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.
 		fn, _ := builtins.Filters.Get("items")
 		return fn(e, in, params)
 	}
-	out := make([]any, len(pairs))
+	out := make(pyList, len(pairs))
 	for i, p := range pairs {
-		out[i] = []any{p.Key.Interface(), p.Value.Interface()}
+		out[i] = pyList{p.Key.Interface(), p.Value.Interface()}
 	}
 	return exec.AsValue(out)
 }
+
+func sortStable(p []*exec.Pair, less func(i, j int) bool) { sort.SliceStable(p, less) }
 
 // forNone wraps {% for %} so that iterating a variable bound to None fails
 // like Python ("'NoneType' object is not iterable"), while an undefined
@@ -245,4 +248,104 @@ func forParser(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, e
 		return forNone{fcs}, nil
 	}
 	return cs, nil
+}
+
+// pyList is a list with Python indexing (gonja rejects x[-1] on a
+// one-element list).
+type pyList []any
+
+// GetItem implements exec.ItemGetter.
+func (l pyList) GetItem(key any) (*exec.Value, bool) {
+	var i int
+	switch k := key.(type) {
+	case int:
+		i = k
+	case int64:
+		i = int(k)
+	default:
+		return exec.AsValue(nil), false
+	}
+	if i < 0 {
+		i += len(l)
+	}
+	if i < 0 || i >= len(l) {
+		return exec.AsValue(nil), false
+	}
+	return exec.ToValue(l[i]), true
+}
+
+// filterTrim is jinja2's trim: str(value).strip(chars), with undefined
+// and None-like values giving "".
+func filterTrim(e *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+	if in.IsError() {
+		return in
+	}
+	s := ""
+	if !in.IsNil() {
+		s = in.String()
+	}
+	if len(params.Args) > 0 && !params.Args[0].IsNil() {
+		chars := params.Args[0].String()
+		return exec.AsValue(strings.Trim(s, chars))
+	}
+	return exec.AsValue(strings.TrimFunc(s, unicode.IsSpace))
+}
+
+// filterDictSort is |dictsort for ordered JSON objects (by key,
+// case-insensitive, like jinja2's defaults).
+func filterDictSort(e *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+	var pairs []*exec.Pair
+	switch d := in.Interface().(type) {
+	case *exec.Dict:
+		pairs = d.Pairs
+	case exec.Dict:
+		pairs = d.Pairs
+	default:
+		fn, _ := builtins.Filters.Get("dictsort")
+		return fn(e, in, params)
+	}
+	caseSensitive, byValue, reverse := false, false, false
+	if v, ok := params.KwArgs["case_sensitive"]; ok {
+		caseSensitive = v.IsTrue()
+	} else if len(params.Args) > 0 {
+		caseSensitive = params.Args[0].IsTrue()
+	}
+	if v, ok := params.KwArgs["by"]; ok {
+		byValue = v.String() == "value"
+	} else if len(params.Args) > 1 {
+		byValue = params.Args[1].String() == "value"
+	}
+	if v, ok := params.KwArgs["reverse"]; ok {
+		reverse = v.IsTrue()
+	} else if len(params.Args) > 2 {
+		reverse = params.Args[2].IsTrue()
+	}
+	sorted := append([]*exec.Pair(nil), pairs...)
+	key := func(p *exec.Pair) *exec.Value {
+		if byValue {
+			return p.Value
+		}
+		return p.Key
+	}
+	less := func(a, b *exec.Value) bool {
+		if a.IsNumber() && b.IsNumber() {
+			return a.Float() < b.Float()
+		}
+		x, y := a.String(), b.String()
+		if !caseSensitive {
+			x, y = strings.ToLower(x), strings.ToLower(y)
+		}
+		return x < y
+	}
+	sortStable(sorted, func(i, j int) bool {
+		if reverse {
+			return less(key(sorted[j]), key(sorted[i]))
+		}
+		return less(key(sorted[i]), key(sorted[j]))
+	})
+	out := make(pyList, len(sorted))
+	for i, p := range sorted {
+		out[i] = pyList{p.Key.Interface(), p.Value.Interface()}
+	}
+	return exec.AsValue(out)
 }

@@ -20,6 +20,8 @@ func newEnvironment() *exec.Environment {
 	filters := exec.NewFilterSet(map[string]exec.FilterFunction{}).Update(builtins.Filters)
 	_ = filters.Replace("tojson", filterToJSON)
 	_ = filters.Replace("items", filterItems)
+	_ = filters.Replace("trim", filterTrim)
+	_ = filters.Replace("dictsort", filterDictSort)
 	cs := exec.NewControlStructureSet(map[string]parser.ControlStructureParser{}).Update(builtins.ControlStructures)
 	_ = cs.Register("generation", generationParser)
 	_ = cs.Replace("for", forParser)
@@ -128,7 +130,7 @@ func filterToJSON(e *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec
 	if err := p.dump(&sb, in.Interface(), 0); err != nil {
 		return exec.AsValue(err)
 	}
-	return exec.AsSafeValue(sb.String())
+	return exec.AsValue(sb.String())
 }
 
 // orderedDictMethods makes keys/values/items/get honour the insertion order

@@ -127,7 +127,7 @@ func (t *Template) messageList(in Input) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, ok := ctx["messages"].([]any)
+	l, ok := ctx["messages"].(pyList)
 	if !ok {
 		return nil, fmt.Errorf("template: messages must be a JSON array")
 	}

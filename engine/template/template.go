@@ -208,7 +208,7 @@ func (t *Template) context(in Input) (map[string]any, error) {
 		}
 		msgs = v
 	} else {
-		list := make([]any, 0, len(in.Messages)+1)
+		list := make(pyList, 0, len(in.Messages)+1)
 		if in.System != "" {
 			list = append(list, messageDict(Message{Role: "system", Content: in.System}))
 		}
@@ -224,7 +224,7 @@ func (t *Template) context(in Input) (map[string]any, error) {
 	ctx["messages"] = msgs
 	ctx["tools"] = nil
 	if in.Tools != nil {
-		l := make([]any, len(in.Tools))
+		l := make(pyList, len(in.Tools))
 		for i, r := range in.Tools {
 			v, err := decodeOrdered(r)
 			if err != nil {
@@ -236,7 +236,7 @@ func (t *Template) context(in Input) (map[string]any, error) {
 	}
 	ctx["documents"] = nil
 	if in.Documents != nil {
-		l := make([]any, len(in.Documents))
+		l := make(pyList, len(in.Documents))
 		for i, r := range in.Documents {
 			v, err := decodeOrdered(r)
 			if err != nil {
@@ -301,7 +301,7 @@ func messageValue(m Message) (*exec.Dict, error) {
 		add("tool_call_id", m.ToolCallID)
 	}
 	if len(m.ToolCalls) > 0 {
-		calls := make([]any, len(m.ToolCalls))
+		calls := make(pyList, len(m.ToolCalls))
 		for i, c := range m.ToolCalls {
 			fn := exec.NewDict()
 			fn.Pairs = append(fn.Pairs, &exec.Pair{Key: exec.AsValue("name"), Value: exec.AsValue(c.Name)})

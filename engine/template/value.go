@@ -57,7 +57,7 @@ func decodeValue(dec *json.Decoder) (any, error) {
 			}
 			return d, nil
 		case '[':
-			l := []any{}
+			l := pyList{}
 			for dec.More() {
 				v, err := decodeValue(dec)
 				if err != nil {
@@ -134,6 +134,8 @@ func (p *pyJSON) dump(sb *strings.Builder, v any, depth int) error {
 	case *exec.Dict:
 		return p.dict(sb, x.Pairs, depth)
 	case []any:
+		return p.list(sb, len(x), func(i int) any { return x[i] }, depth)
+	case pyList:
 		return p.list(sb, len(x), func(i int) any { return x[i] }, depth)
 	case map[string]any:
 		keys := make([]string, 0, len(x))
