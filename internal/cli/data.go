@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/strata-ml/strata/internal/config"
 	"github.com/strata-ml/strata/internal/dataset"
 )
 
@@ -47,9 +49,21 @@ func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
 // exitCouldNotValidate is the exit status when validation could not run.
 const exitCouldNotValidate = 3
 
-// starterModelDir returns the offline starter model's directory.
-func starterModelDir(ctx context.Context) (string, error) {
-	return "", errors.New("the starter model is not part of this build; pass a model directory")
+// starterModelDir returns the offline starter model's directory, built
+// (once) under the data directory where "strata server" keeps it.
+func starterModelDir(dataDir string) (string, error) {
+	build := starterBuilder()
+	if build == nil {
+		return "", errors.New("the starter model is not part of this build; pass a model directory")
+	}
+	if dataDir == "" {
+		cfg, err := config.Load(os.Getenv("STRATA_CONFIG"), os.Getenv)
+		if err != nil {
+			return "", err
+		}
+		dataDir = cfg.DataDir
+	}
+	return build(filepath.Join(dataDir, "foundation-models", "starter"))
 }
 
 func runData(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -69,7 +83,7 @@ func runData(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 type dataOptions struct {
 	model, typ, family, progress string
-	baseModelID                  string
+	baseModelID, dataDir         string
 	validation, hps              repeated
 	jsonOut, noProbe             bool
 	maxLen, workers, loraRank    int
@@ -80,6 +94,7 @@ func dataFlags(stderr io.Writer, o *dataOptions) *flag.FlagSet {
 	fs := newFlagSet("data validate", stderr)
 	fs.Var(&o.validation, "validation", "validation file (JSONL); repeatable, at most 10")
 	fs.StringVar(&o.model, "model", "", `base model: a Hugging Face directory (config.json, tokenizer.json), or "starter"`)
+	fs.StringVar(&o.dataDir, "data-dir", "", "data directory holding the starter model (env STRATA_DATA_DIR, default ./data)")
 	fs.StringVar(&o.typ, "type", string(dataset.FineTuning), "customization type: FINE_TUNING, CONTINUED_PRE_TRAINING or DISTILLATION")
 	fs.StringVar(&o.baseModelID, "base-model-id", "", "Bedrock base-model identifier whose rules apply, as a job's baseModelIdentifier (meta.llama3-2-1b-instruct-v1:0)")
 	fs.StringVar(&o.family, "family", "", `dataset rules to apply, overriding --base-model-id; "auto" reads the model's config.json name: `+familyList())
@@ -168,7 +183,7 @@ func runDataValidate(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	dir := o.model
 	if dir == "starter" {
-		if dir, err = starterModelDir(ctx); err != nil {
+		if dir, err = starterModelDir(o.dataDir); err != nil {
 			return &ExitError{Code: exitCouldNotValidate, Err: err}
 		}
 	}

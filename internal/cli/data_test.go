@@ -126,3 +126,22 @@ func TestDataValidate(t *testing.T) {
 		}
 	})
 }
+
+// TestDataValidateStarter: without the starter model in the build, asking
+// for it is "could not validate" (3), not a crash.
+func TestDataValidateStarter(t *testing.T) {
+	if starterBuilder() != nil {
+		t.Skip("the starter model is built by the server tests")
+	}
+	p := filepath.Join(t.TempDir(), "t.jsonl")
+	if err := os.WriteFile(p, []byte(`{"prompt": "a question here", "completion": "an answer here"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := Run(context.Background(), []string{"data", "validate", p, "--model", "starter", "--data-dir", t.TempDir()}, &stdout, &stderr); code != 3 {
+		t.Fatalf("exit %d, want 3; stderr %s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "starter model is not part of this build") {
+		t.Errorf("stderr = %q", stderr.String())
+	}
+}
