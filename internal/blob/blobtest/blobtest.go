@@ -45,6 +45,28 @@ func Run(t *testing.T, newBucket func(t *testing.T) blob.Bucket, o Options) {
 	t.Run("FailedPut", func(t *testing.T) { testFailedPut(t, newBucket(t)) })
 	t.Run("ConcurrentPut", func(t *testing.T) { testConcurrentPut(t, newBucket(t)) })
 	t.Run("InvalidKeys", func(t *testing.T) { testInvalidKeys(t, newBucket(t), o) })
+	t.Run("Large", func(t *testing.T) { testLarge(t, newBucket(t)) })
+}
+
+// testLarge writes more than two 5 MiB parts (the multipart path of S3
+// adapters), then fails a write of the same size part-way through.
+func testLarge(t *testing.T, b blob.Bucket) {
+	data := randBytes(77, 11<<20+7)
+	a := put(t, b, "large/object", data, nil)
+	if a.Size != int64(len(data)) {
+		t.Errorf("Put(large) size = %d, want %d", a.Size, len(data))
+	}
+	got, _ := get(t, b, "large/object", nil)
+	if !bytes.Equal(got, data) {
+		t.Fatalf("Get(large) returned %d bytes (md5 %s), want %d (md5 %s)", len(got), md5Hex(got), len(data), md5Hex(data))
+	}
+	_, err := b.Put(t.Context(), "large/failed", &failingReader{r: bytes.NewReader(data), after: 7 << 20, err: errors.New("boom")}, nil)
+	if err == nil {
+		t.Fatalf("Put(large) with a reader failing at 7 MiB succeeded")
+	}
+	if _, err := b.Stat(t.Context(), "large/failed"); !errors.Is(err, blob.ErrNotExist) {
+		t.Errorf("Stat after a failed large Put = %v, want ErrNotExist", err)
+	}
 }
 
 func randBytes(seed uint64, n int) []byte {
