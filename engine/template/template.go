@@ -111,10 +111,6 @@ func (e *Error) Unwrap() error { return e.Err }
 var lineRe = regexp.MustCompile(`(?i)line[:= ]\s*(\d+)`)
 
 func wrapErr(err error) error {
-	var re *RaiseError
-	if errors.As(err, &re) {
-		return &Error{Err: re}
-	}
 	msg := err.Error()
 	line := 0
 	if m := lineRe.FindAllStringSubmatch(msg, -1); m != nil {
@@ -138,7 +134,7 @@ func New(src string, opts Options) (*Template, error) {
 	cfg.KeepTrailingNewline = false
 	tpl, err := newTemplateSafe(cfg, loader, env)
 	if err != nil {
-		return nil, wrapErr(stripSource(err, src))
+		return nil, wrapErr(stripSource(err, rewriteConditionals(src)))
 	}
 	return &Template{src: src, tpl: tpl, opts: opts, env: env}, nil
 }
@@ -357,6 +353,11 @@ func (t *Template) render(in Input, spans *[]Span) (out string, _ bool, err erro
 	}
 	w := &countingWriter{spans: spans}
 	ctxMap["strftime_now"] = t.strftimeNow
+	var raised *RaiseError
+	ctxMap["raise_exception"] = func(msg string) (string, error) {
+		raised = &RaiseError{Message: msg}
+		return "", raised
+	}
 	ctx := exec.NewContext(ctxMap)
 	defer func() {
 		if r := recover(); r != nil {
@@ -364,7 +365,11 @@ func (t *Template) render(in Input, spans *[]Span) (out string, _ bool, err erro
 		}
 	}()
 	if err := t.tpl.Execute(w, ctx); err != nil {
-		return "", false, wrapErr(err)
+		e := wrapErr(err).(*Error)
+		if raised != nil {
+			e.Err = raised
+		}
+		return "", false, e
 	}
 	return w.sb.String(), true, nil
 }
