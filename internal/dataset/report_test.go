@@ -2,11 +2,15 @@ package dataset
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestIssueSpill keeps every issue when they outnumber the in-memory cap.
@@ -81,5 +85,25 @@ func TestTrustHyperParameters(t *testing.T) {
 	r := mustValidate(t, Config{Family: FamilyLlama31, HyperParameters: hp, TrustHyperParameters: true}, src)
 	if r.Warnings != 0 || r.Plan.BatchSize != 64 || r.Plan.StepsPerEpoch != 3 || r.Plan.TotalSteps != 9 {
 		t.Errorf("warnings=%d plan=%+v; want 0 warnings, batch 64, 3 steps/epoch, 9 steps", r.Warnings, r.Plan)
+	}
+}
+
+// TestCancel stops a run from its progress callback: Validate returns the
+// cancellation and leaves no goroutine behind.
+func TestCancel(t *testing.T) {
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	big := bytes.Repeat([]byte(pcLine("a question that repeats", "and an answer that repeats")+"\n"), 100000)
+	cfg := Config{Family: FamilyOpen, Type: FineTuning, Encoder: testEncoder(), Progress: func(Progress) { cancel() }}
+	if _, err := Validate(ctx, cfg, bytesSource("big.jsonl", big)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Validate after cancel: %v, want context.Canceled", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after Validate, %d before", n, before)
 	}
 }
