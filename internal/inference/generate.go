@@ -24,6 +24,9 @@ type GenerateRequest struct {
 	// Seed seeds sampling (ignored when Params.Temperature is 0).
 	Seed    uint64
 	Adapter *lora.Adapter
+	// OnPrompt, if set, is called with the prompt's token count once it is
+	// tokenized and accepted, before any text.
+	OnPrompt func(tokens int) error
 }
 
 // Generation is the outcome of Generate.
@@ -85,6 +88,12 @@ func Generate(ctx context.Context, base *Base, eng *Engine, req GenerateRequest,
 		return Generation{}, err
 	}
 	g := Generation{Result: invoke.Result{InputTokens: len(ids)}}
+	if req.OnPrompt != nil {
+		if err := req.OnPrompt(len(ids)); err != nil {
+			st.Cancel()
+			return g, err
+		}
+	}
 	dec := newStreamDecoder(base.Tokenizer, ids)
 	stops := generate.NewStopMatcher(p.Stop)
 	var pushed, text strings.Builder

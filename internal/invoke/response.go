@@ -259,6 +259,9 @@ func NewStream(req Request, inputTokens int, id, model string) *Stream {
 	return &Stream{req: req, inputTokens: inputTokens, id: id, model: model}
 }
 
+// SetInputTokens sets the prompt's token count (before the first frame).
+func (s *Stream) SetInputTokens(n int) { s.inputTokens = n }
+
 // Start returns the frames that open the stream (Anthropic messages'
 // message_start and content_block_start; nothing for other formats).
 func (s *Stream) Start() []Frame {

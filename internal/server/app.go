@@ -52,6 +52,8 @@ type App struct {
 	Server  *Server
 	// Blobs is the embedded object store behind the S3 endpoint.
 	Blobs *diskblob.Store
+	// Serving is the serving side (runtime, Provisioned Throughput, deployments).
+	Serving *Serving
 
 	// The initial SigV4 credentials.
 	AccessKeyID, SecretAccessKey, Account string
@@ -141,6 +143,11 @@ func Start(ctx context.Context, cfg config.Config, o AppOptions) (*App, error) {
 		ReportPath: func(account, jobID string) string {
 			return filepath.Join(cfg.DataDir, "jobs", account, jobID, worker.ReportFile)
 		}}
+	if a.Serving, err = NewServing(runCtx, ServingConfig{DataDir: cfg.DataDir, Region: cfg.Region, Catalog: a.Catalog, Logger: log.With("component", "serving")}); err != nil {
+		cancel()
+		return fail(err)
+	}
+	opts.Serving, opts.DeleteGuard = a.Serving, a.Serving.DeleteGuard
 	if o.Configure != nil {
 		o.Configure(&opts, a)
 	}
@@ -184,6 +191,7 @@ func (a *App) Endpoint() string { return "http://" + a.ln.Addr().String() }
 // re-queued and resume at the next start) and closes the store.
 func (a *App) Shutdown(ctx context.Context) error {
 	err := a.http.Shutdown(ctx)
+	a.Serving.Close()
 	a.cancel()
 	done := make(chan struct{})
 	go func() { a.wg.Wait(); close(done) }()

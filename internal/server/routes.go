@@ -20,10 +20,10 @@ func (s *Server) routes() []Route {
 	rs = append(rs, s.foundationModelRoutes()...)
 	rs = append(rs, s.tagRoutes()...)
 	rs = append(rs, s.strataRoutes()...)
-	// Serving side (runtime*.go, provisioned*.go, deployments*.go) adds:
-	//	rs = append(rs, s.runtimeRoutes()...)
-	//	rs = append(rs, s.provisionedRoutes()...)
-	//	rs = append(rs, s.deploymentRoutes()...)
+	// Serving side (runtime*.go, provisioned*.go, deployments*.go).
+	rs = append(rs, s.runtimeRoutes()...)
+	rs = append(rs, s.provisionedRoutes()...)
+	rs = append(rs, s.deploymentRoutes()...)
 	return rs
 }
 

@@ -76,6 +76,10 @@ type Options struct {
 	IsS3 func(*http.Request) bool
 	// DeleteGuard vetoes DeleteCustomModel of a model in use (serving side).
 	DeleteGuard jobs.DeleteGuard
+	// Serving is the serving side (runtime, Provisioned Throughput,
+	// deployments; see runtime.go); nil answers those operations with
+	// ServiceUnavailableException.
+	Serving *Serving
 	// ReportPath locates a job's dataset report file (optional).
 	ReportPath func(account, jobID string) string
 	// Ready reports extra readiness detail for /healthz (optional).
