@@ -39,7 +39,9 @@ var sgemmBenchShapes = []struct {
 	{"LoRAdown/512x2048x16", false, false, 512, 2048, 16},
 	{"LoRAdownNT/512x2048x16", false, true, 512, 2048, 16}, // x·Aᵀ
 	{"LoRAup/512x16x2048", false, false, 512, 16, 2048},
-	{"GEMV-NT/1x2048x2048", false, true, 1, 2048, 2048}, // decode: x·Wᵀ
+	{"LoRAgradA/16x512x2048", true, false, 16, 512, 2048}, // dA = dZᵀ·X
+	{"LoRAgradB/2048x512x16", true, false, 2048, 512, 16}, // dB = dYᵀ·Z
+	{"GEMV-NT/1x2048x2048", false, true, 1, 2048, 2048},   // decode: x·Wᵀ
 	{"GEMV-NN/1x2048x2048", false, false, 1, 2048, 2048},
 }
 

@@ -68,12 +68,13 @@ type gemm struct {
 	ldb            int
 	c              []float32
 	ldc            int
+	tc             bool // C is stored transposed: element (i, j) at c[j*ldc+i]
 }
 
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C on p's threads. See the
 // package-level Sgemm.
 func (p *Pool) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	g := gemm{transA, transB, m, n, k, alpha, beta, a, lda, b, ldb, c, ldc}
+	g := gemm{transA, transB, m, n, k, alpha, beta, a, lda, b, ldb, c, ldc, false}
 	g.check()
 	if m == 0 || n == 0 {
 		return
@@ -93,12 +94,21 @@ func (p *Pool) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float3
 		}
 		return
 	}
-	if t > 1 && m*n*k >= minParallelFlops {
+	if m <= skinny && n > skinny {
+		// Few rows, many columns: packing B would cost as much as using it.
+		// Compute Cᵀ = op(B)ᵀ·op(A)ᵀ instead, reading B in place as the A
+		// operand, and store the tiles transposed.
+		g = gemm{
+			transA: !transB, transB: !transA, m: n, n: m, k: k, alpha: alpha, beta: beta,
+			a: b, lda: ldb, b: a, ldb: lda, c: c, ldc: ldc, tc: true,
+		}
+	}
+	if t > 1 && g.m*g.n*k >= minParallelFlops {
 		p.sgemmParallel(&g, t)
 		return
 	}
 	buf := p.getBuf()
-	g.run(buf, 0, m, 0, n, nil)
+	g.run(buf, 0, g.m, 0, g.n, nil)
 	p.putBuf(buf)
 }
 
@@ -361,14 +371,15 @@ func (g *gemm) macro(buf *gemmBuf, ablk []float32, ic, mb, jc, nb, pc, kb, mode 
 			bp = buf.bEdge
 		}
 		ir := 0
-		if full := mb / mr; nn == nr && full > 0 {
+		if full := mb / mr; nn == nr && full > 0 && !g.tc {
 			// All full tiles of this column in one kernel call.
 			ap, rsa, csa, pa := g.aPanels(ablk, ic, pc, kb)
 			kernels(full, kb, ap, rsa, csa, pa, bp, rsb, g.c[ic*g.ldc+jc+jr:], g.ldc, g.alpha, g.beta, mode)
 			ir = full * mr
 		}
 		for ; ir < mb; ir += mr {
-			// Edge tiles: compute into t, merge the valid corner.
+			// Edge tiles (and all tiles of a transposed C): compute into t,
+			// merge the valid corner.
 			mm := min(mr, mb-ir)
 			var ap []float32
 			rsa, csa := 1, mr
@@ -383,7 +394,11 @@ func (g *gemm) macro(buf *gemmBuf, ablk []float32, ic, mb, jc, nb, pc, kb, mode 
 			}
 			var t [mr * nr]float32
 			kernels(1, kb, ap, rsa, csa, 0, bp, rsb, t[:], nr, 1, 0, betaZero)
-			mergeEdge(g.c[(ic+ir)*g.ldc+jc+jr:], g.ldc, t[:], mm, nn, g.alpha, g.beta, mode)
+			if g.tc {
+				mergeEdgeT(g.c[(jc+jr)*g.ldc+ic+ir:], g.ldc, t[:], mm, nn, g.alpha, g.beta, mode)
+			} else {
+				mergeEdge(g.c[(ic+ir)*g.ldc+jc+jr:], g.ldc, t[:], mm, nn, g.alpha, g.beta, mode)
+			}
 		}
 	}
 }
@@ -399,6 +414,25 @@ func (g *gemm) aPanels(ablk []float32, i, pc, kb int) (ap []float32, rsa, csa, p
 		return g.a[pc*g.lda+i:], 1, g.lda, mr
 	default:
 		return g.a[i*g.lda+pc:], g.lda, 1, mr * g.lda
+	}
+}
+
+// mergeEdgeT is mergeEdge for a transposed C: tile element (i, j) goes to
+// c[j*ldc+i].
+func mergeEdgeT(c []float32, ldc int, t []float32, mm, nn int, alpha, beta float32, mode int) {
+	for j := range nn {
+		col := c[j*ldc : j*ldc+mm]
+		for i := range col {
+			v := alpha * t[i*nr+j]
+			switch mode {
+			case betaZero:
+				col[i] = v
+			case betaOne:
+				col[i] += v
+			default:
+				col[i] = v + beta*col[i]
+			}
+		}
 	}
 }
 
