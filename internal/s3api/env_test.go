@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -33,9 +36,16 @@ type env struct {
 	store *diskblob.Store
 	srv   *httptest.Server
 	dir   string
+
+	mu    sync.Mutex
+	modes map[string]int // payload modes of object uploads seen ("UNSIGNED-PAYLOAD", "STREAMING-...", "sha256")
 }
 
-func newEnv(t *testing.T, o diskblob.Options) *env {
+func newEnv(t *testing.T, o diskblob.Options) *env { return newEnvTLS(t, o, false) }
+
+// newEnvTLS is newEnv with an HTTPS listener when tls is set (clients then
+// stream uploads as aws-chunked with trailing checksums).
+func newEnvTLS(t *testing.T, o diskblob.Options, tls bool) *env {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := diskblob.Open(dir, o)
@@ -44,9 +54,29 @@ func newEnv(t *testing.T, o diskblob.Options) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	h := s3api.New(s3api.Options{Store: st, Lookup: lookup, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &env{store: st, srv: srv, dir: dir}
+	e := &env{store: st, dir: dir, modes: map[string]int{}}
+	e.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.Count(r.URL.Path, "/") > 1 {
+			m := r.Header.Get("X-Amz-Content-Sha256")
+			if len(m) == 64 {
+				m = "sha256"
+			}
+			if tr := r.Header.Get("X-Amz-Trailer"); tr != "" {
+				m += " trailer " + tr
+			}
+			e.mu.Lock()
+			e.modes[m]++
+			e.mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	}))
+	if tls {
+		e.srv.StartTLS()
+	} else {
+		e.srv.Start()
+	}
+	t.Cleanup(e.srv.Close)
+	return e
 }
 
 // client returns an S3 client for the access key, path-style, no retries.
