@@ -18,6 +18,8 @@ type LMHead struct {
 	// Chunk is the number of token rows per chunk (0: LMHeadBudget/V, at
 	// least 16); only Chunk×V logits exist at a time.
 	Chunk int
+	// Scratch, if large enough (Chunk×V), holds the logits chunk.
+	Scratch []float32
 }
 
 // Loss computes the summed cross-entropy of softmax(h·Wᵀ) against targets
@@ -52,7 +54,10 @@ func (m *LMHead) Loss(h []float32, targets []int32, ignore int32, dh []float32, 
 	}
 	chunk = min(chunk, len(rows))
 	hc := make([]float32, chunk*c)
-	logits := make([]float32, chunk*v)
+	logits := m.Scratch
+	if len(logits) < chunk*v {
+		logits = make([]float32, chunk*v)
+	}
 	var dhc []float32
 	if dh != nil {
 		dhc = make([]float32, chunk*c)
@@ -75,20 +80,27 @@ func (m *LMHead) Loss(h []float32, targets []int32, ignore int32, dh []float32, 
 						mx = x
 					}
 				}
-				var s float64
-				for _, x := range row {
-					s += float64(Expf(x - mx))
-				}
-				lse := float64(mx) + math.Log(s)
 				t := int(targets[rows[r0+i]])
-				part += lse - float64(row[t])
+				xt := row[t]
+				var s float64
 				if dh != nil {
-					l32 := float32(lse)
+					// One exp per logit: keep e = exp(x − max), then scale.
 					for j, x := range row {
-						row[j] = Expf(x-l32) * gscale
+						e := Expf(x - mx)
+						row[j] = e
+						s += float64(e)
+					}
+					f := gscale / float32(s)
+					for j := range row {
+						row[j] *= f
 					}
 					row[t] -= gscale
+				} else {
+					for _, x := range row {
+						s += float64(Expf(x - mx))
+					}
 				}
+				part += float64(mx) + math.Log(s) - float64(xt)
 			}
 			mu.Lock()
 			sum += part

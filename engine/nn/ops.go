@@ -154,3 +154,32 @@ func SwiGLUBackward(dgate, dup, dact, gate, up []float32) {
 		}
 	})
 }
+
+// SwiGLUSaveSigmoid is SwiGLU that also stores σ(gate) in sig, so that
+// SwiGLUBackwardSigmoid needs no second exponential.
+//
+//	gate, up, act, sig (N·FF)
+func SwiGLUSaveSigmoid(act, sig, gate, up []float32) {
+	compute.Parallel(len(act), func(lo, hi int) {
+		a, sg, g, u := act[lo:hi], sig[lo:hi], gate[lo:hi], up[lo:hi]
+		for i, z := range g {
+			s := 1 / (1 + Expf(-z))
+			sg[i] = s
+			a[i] = z * s * u[i]
+		}
+	})
+}
+
+// SwiGLUBackwardSigmoid is SwiGLUBackward given sig = σ(gate) from
+// SwiGLUSaveSigmoid; dgate may alias sig.
+func SwiGLUBackwardSigmoid(dgate, dup, dact, gate, up, sig []float32) {
+	compute.Parallel(len(dact), func(lo, hi int) {
+		dg, du, da, g, u, sg := dgate[lo:hi], dup[lo:hi], dact[lo:hi], gate[lo:hi], up[lo:hi], sig[lo:hi]
+		for i, z := range g {
+			s := sg[i]
+			d := da[i]
+			du[i] = d * z * s
+			dg[i] = d * u[i] * s * (1 + z*(1-s))
+		}
+	})
+}

@@ -110,8 +110,10 @@ type Model struct {
 	invFreq []float64
 	adapter *lora.Adapter // trainable adapter (LoRA mode), nil in full mode
 	wbuf    []float32     // BF16 decode scratch
-	step    uint64        // ForwardBackward calls (dropout stream)
-	seed    uint64
+	// trainArena and evalArena keep activation buffers between passes.
+	trainArena, evalArena arena
+	step                  uint64 // ForwardBackward calls (dropout stream)
+	seed                  uint64
 }
 
 // Config returns the model's configuration.

@@ -25,22 +25,52 @@ type acts struct {
 	lu    [lora.NumModules][]float32 // (N, r) dropout(x)·Aᵀ per LoRA target
 }
 
-func (m *Model) newActs(n, b, t int, withInput bool) *acts {
+func (m *Model) newActs(ar *arena, n, b, t int) *acts {
 	c, qd, kd, ff := m.cfg.HiddenSize, m.cfg.QDim(), m.cfg.KVDim(), m.cfg.IntermediateSize
-	a := &acts{rstd1: make([]float32, n), q: make([]float32, n*qd), k: make([]float32, n*kd),
-		v: make([]float32, n*kd), att: make([]float32, n*qd), lse: make([]float32, b*m.cfg.NumAttentionHeads*t),
-		xMid: make([]float32, n*c), rstd2: make([]float32, n), gate: make([]float32, n*ff), up: make([]float32, n*ff)}
-	if withInput {
-		a.xIn = make([]float32, n*c)
-	}
+	a := &acts{rstd1: ar.get(n), q: ar.get(n * qd), k: ar.get(n * kd),
+		v: ar.get(n * kd), att: ar.get(n * qd), lse: ar.get(b * m.cfg.NumAttentionHeads * t),
+		xMid: ar.get(n * c), rstd2: ar.get(n), gate: ar.get(n * ff), up: ar.get(n * ff)}
 	if m.adapter != nil {
 		for mod := lora.QProj; mod < lora.NumModules; mod++ {
 			if m.adapter.Layers[0][mod] != nil {
-				a.lu[mod] = make([]float32, n*m.adapter.Config.Rank)
+				a.lu[mod] = ar.get(n * m.adapter.Config.Rank)
 			}
 		}
 	}
 	return a
+}
+
+// arena hands out float32 buffers, reusing those of the previous pass when
+// requests come in the same order with sizes that fit (every training step
+// of a fixed batch shape), so steady-state steps allocate almost nothing.
+// Buffers are NOT cleared.
+type arena struct {
+	bufs [][]float32
+	next int
+}
+
+func (a *arena) reset() { a.next = 0 }
+
+func (a *arena) get(n int) []float32 {
+	if a.next < len(a.bufs) && cap(a.bufs[a.next]) >= n {
+		b := a.bufs[a.next][:n]
+		a.next++
+		return b
+	}
+	b := make([]float32, n)
+	if a.next < len(a.bufs) {
+		a.bufs[a.next] = b
+	} else {
+		a.bufs = append(a.bufs, b)
+	}
+	a.next++
+	return b
+}
+
+// ReleaseBuffers drops the buffers kept between passes (they are
+// reallocated on the next call).
+func (m *Model) ReleaseBuffers() {
+	m.trainArena, m.evalArena = arena{}, arena{}
 }
 
 // pass is the state of one forward(/backward) over a batch.
@@ -51,7 +81,8 @@ type pass struct {
 	cos, sin []float32 // (N, D/2)
 	segLo    []int32
 	shape    nn.AttnShape
-	train    bool   // dropout on
+	train    bool // dropout on
+	ar       *arena
 	dseed    uint64 // dropout stream of this pass
 	// scratch
 	h, act []float32 // (N, C), (N, FF)
@@ -67,12 +98,17 @@ func (m *Model) newPass(b *model.Batch, train bool) *pass {
 			pos[i] = int32(i % b.T)
 		}
 	}
-	p := &pass{m: m, b: b, n: n, train: train}
+	ar := &m.evalArena
+	if train {
+		ar = &m.trainArena
+	}
+	ar.reset()
+	p := &pass{m: m, b: b, n: n, train: train, ar: ar}
 	p.cos, p.sin = nn.RopeTable(pos, m.invFreq)
 	p.segLo = nn.SegmentStarts(b.Seg, b.B, b.T)
 	p.shape = nn.AttnShape{B: b.B, T: b.T, H: m.cfg.NumAttentionHeads, Hkv: m.cfg.NumKeyValueHeads, D: m.cfg.HeadDim, Window: m.cfg.Window()}
-	p.h = make([]float32, n*m.cfg.HiddenSize)
-	p.act = make([]float32, n*m.cfg.IntermediateSize)
+	p.h = ar.get(n * m.cfg.HiddenSize)
+	p.act = ar.get(n * m.cfg.IntermediateSize)
 	m.step++
 	p.dseed = m.seed*0x9e3779b97f4a7c15 + m.step
 	return p
@@ -86,7 +122,7 @@ func (p *pass) dropoutInput(x []float32, l int, mod lora.Module, in int) []float
 		return x
 	}
 	if cap(p.xd) < p.n*in {
-		p.xd = make([]float32, p.n*in)
+		p.xd = make([]float32, p.n*in) // only with dropout; not worth the arena
 	}
 	xd := p.xd[:p.n*in]
 	drop := a.Config.Dropout
@@ -151,7 +187,7 @@ func (p *pass) projBack(dx, dy, x []float32, l int, mod lora.Module, lu []float3
 	s := m.adapter.Config.Scale()
 	// dB += s·dyᵀ·u ; du = s·dy·B ; dA += duᵀ·xd ; dx += mask⊙(du·A)
 	compute.Sgemm(true, false, out, r, p.n, s, dy, out, lu, r, 1, pr.GradB, r)
-	du := make([]float32, p.n*r)
+	du := p.ar.get(p.n * r)
 	compute.Sgemm(false, false, p.n, r, out, s, dy, out, pr.B, r, 0, du, r)
 	xd := p.dropoutInput(x, l, mod, in)
 	compute.Sgemm(true, false, r, in, p.n, 1, du, r, xd, in, 1, pr.GradA, in)
@@ -161,7 +197,7 @@ func (p *pass) projBack(dx, dy, x []float32, l int, mod lora.Module, lu []float3
 	}
 	// With dropout: dxd = du·A, then dx += dxd·mask/(1−p); reuse xd's
 	// storage (its mask is regenerated deterministically).
-	dxd := make([]float32, p.n*in)
+	dxd := p.ar.get(p.n * in)
 	compute.Sgemm(false, false, p.n, in, r, 1, du, r, pr.A, in, 0, dxd, in)
 	drop := m.adapter.Config.Dropout
 	thr := uint64(drop * (1 << 32))
@@ -216,9 +252,9 @@ func (p *pass) layerBackward(l int, a *acts, dx []float32, g *bwdBufs) {
 	g2 := L.MLPNorm.data(&m.wbuf)
 	nn.RMSNormApply(p.h, a.rstd2, a.xMid, g2, n, c)
 	act := p.act[:n*ff]
-	nn.SwiGLU(act, a.gate, a.up)
+	nn.SwiGLUSaveSigmoid(act, g.dgate, a.gate, a.up) // σ(gate) parked in dgate
 	p.projBack(g.dact, dx, act, l, lora.DownProj, a.lu[lora.DownProj], false)
-	nn.SwiGLUBackward(g.dgate, g.dup, g.dact, a.gate, a.up)
+	nn.SwiGLUBackwardSigmoid(g.dgate, g.dup, g.dact, a.gate, a.up, g.dgate)
 	p.projBack(g.dh, g.dgate, p.h, l, lora.GateProj, a.lu[lora.GateProj], false)
 	p.projBack(g.dh, g.dup, p.h, l, lora.UpProj, a.lu[lora.UpProj], true)
 	nn.RMSNormBackward(dx, L.MLPNorm.Grad, g.dh, a.xMid, L.MLPNorm.data(&m.wbuf), a.rstd2, n, c)
@@ -259,17 +295,18 @@ func (m *Model) hidden(b *model.Batch) ([]float32, error) {
 	}
 	p := m.newPass(b, false)
 	n, c := p.n, m.cfg.HiddenSize
-	a := m.newActs(n, b.B, b.T, false)
-	x := make([]float32, n*c)
+	a := m.newActs(p.ar, n, b.B, b.T)
+	x := p.ar.get(n * c)
 	m.embed(x, b.Tokens)
-	y := make([]float32, n*c)
+	y := p.ar.get(n * c)
 	for l := range m.Layers {
 		a.xIn = x
 		p.layerForward(l, a, y)
 		x, y = y, x
 	}
-	nn.RMSNorm(y, nil, x, m.Norm.data(&m.wbuf), n, c, m.cfg.RMSNormEps)
-	return y, nil
+	out := make([]float32, n*c) // returned: not from the arena
+	nn.RMSNorm(out, nil, x, m.Norm.data(&m.wbuf), n, c, m.cfg.RMSNormEps)
+	return out, nil
 }
 
 // Forward returns the mean cross-entropy over the batch's non-ignored
@@ -328,27 +365,28 @@ func (m *Model) ForwardBackward(b *model.Batch) (float64, int, error) {
 	n, c := p.n, m.cfg.HiddenSize
 	nl := len(m.Layers)
 	// xs[l] is layer l's input; xs[nl] the final hidden state.
+	ar := p.ar
 	xs := make([][]float32, nl+1)
 	for i := range xs {
-		xs[i] = make([]float32, n*c)
+		xs[i] = ar.get(n * c)
 	}
 	m.embed(xs[0], b.Tokens)
 	saved := make([]*acts, nl)
 	var shared *acts
 	if m.opt.Recompute {
-		shared = m.newActs(n, b.B, b.T, false)
+		shared = m.newActs(ar, n, b.B, b.T)
 	}
 	for l := range m.Layers {
 		a := shared
 		if a == nil {
-			a = m.newActs(n, b.B, b.T, false)
+			a = m.newActs(ar, n, b.B, b.T)
 			saved[l] = a
 		}
 		a.xIn = xs[l]
 		p.layerForward(l, a, xs[l+1])
 	}
-	rstdF := make([]float32, n)
-	hF := make([]float32, n*c)
+	rstdF := ar.get(n)
+	hF := ar.get(n * c)
 	nn.RMSNorm(hF, rstdF, xs[nl], m.Norm.data(&m.wbuf), n, c, m.cfg.RMSNormEps)
 	nt := 0
 	for _, t := range b.Targets {
@@ -365,17 +403,19 @@ func (m *Model) ForwardBackward(b *model.Batch) (float64, int, error) {
 	}
 	w := m.lmHeadWeight()
 	head := nn.LMHead{W: w.data(&m.wbuf), DW: w.Grad, V: m.cfg.VocabSize, C: c}
-	dh := make([]float32, n*c)
+	head.Scratch = ar.get(max(16, nn.LMHeadBudget/m.cfg.VocabSize) * m.cfg.VocabSize)
+	dh := ar.get(n * c)
 	sum, cnt := head.Loss(hF, b.Targets, model.IgnoreIndex, dh, float32(scale/float64(nt)))
 	loss := sum / float64(cnt)
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return loss, cnt, fmt.Errorf("llama: forward: loss is %v", loss)
 	}
-	dx := make([]float32, n*c)
+	dx := ar.get(n * c)
+	clear(dx)
 	nn.RMSNormBackward(dx, m.Norm.Grad, dh, xs[nl], m.Norm.data(&m.wbuf), rstdF, n, c)
 	qd, kd, ff := m.cfg.QDim(), m.cfg.KVDim(), m.cfg.IntermediateSize
-	g := &bwdBufs{dact: make([]float32, n*ff), dgate: make([]float32, n*ff), dup: make([]float32, n*ff),
-		dh: dh, datt: make([]float32, n*qd), dq: make([]float32, n*qd), dk: make([]float32, n*kd), dv: make([]float32, n*kd)}
+	g := &bwdBufs{dact: ar.get(n * ff), dgate: ar.get(n * ff), dup: ar.get(n * ff),
+		dh: dh, datt: ar.get(n * qd), dq: ar.get(n * qd), dk: ar.get(n * kd), dv: ar.get(n * kd)}
 	for l := nl - 1; l >= 0; l-- {
 		a := saved[l]
 		if a == nil {
