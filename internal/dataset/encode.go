@@ -22,6 +22,12 @@ type idEncoder interface {
 	EncodeIDs(text string) ([]int32, error)
 }
 
+// specialTeller is an optional Tokenizer capability: whether an id is a
+// special token (end-of-turn markers are).
+type specialTeller interface {
+	IsSpecial(id int32) bool
+}
+
 // ChatTemplate renders a conversation with the base model's chat template,
 // as training does (engine/train.ChatRenderer): the full text and the byte
 // spans [start, end) the model learns to produce, each assistant turn's
@@ -171,6 +177,37 @@ func (e *Encoder) Count(ex *Example, segs *[]Segment) (Counts, error) {
 	}
 	c.Total = c.Input + c.Output
 	return c, nil
+}
+
+// LearnsStop reports whether training on ex teaches the model to stop: a
+// plain layout ends with EOS; a conversation's learned tokens include a
+// special token (the template's end-of-turn marker). known is false when
+// the tokenizer cannot tell special tokens apart.
+func (e *Encoder) LearnsStop(ex *Example) (stops, known bool, err error) {
+	switch ex.Format {
+	case FormatPromptCompletion, FormatInput, FormatText:
+		return e.EOS >= 0, true, nil
+	case FormatPrompt:
+		return false, false, nil
+	}
+	st, ok := e.Tokenizer.(specialTeller)
+	if !ok || e.Template == nil {
+		return false, false, nil
+	}
+	text, spans, err := e.Template.RenderTraining(ex.System, ex.Messages)
+	if err != nil {
+		return false, false, err
+	}
+	ids, offs, err := e.Tokenizer.EncodeOffsets(text)
+	if err != nil {
+		return false, false, err
+	}
+	for i, id := range ids {
+		if i > 0 && learned(offs[i], spans) && st.IsSpecial(id) {
+			return true, true, nil
+		}
+	}
+	return false, true, nil
 }
 
 // learned applies the trainer's rule: a token is learned when it starts

@@ -69,6 +69,7 @@ const (
 	CodeLowLossShare Code = "low_loss_share"     // under 5% of the dataset's tokens carry loss
 	CodeHyperParam   Code = "hyperparameter"     // hyperparameter out of the family's range or unparsable
 	CodeDistillLimit Code = "distillation_limit" // over 15K prompts: the rest are not used
+	CodeNoStopToken  Code = "no_stop_token"      // trained tokens hold no end-of-turn/EOS token: the model may never stop
 )
 
 // Issue is one finding about one record, or about a whole file (Line 0).

@@ -178,3 +178,6 @@ func (e EngineTokenizer) EncodeIDs(text string) (_ []int32, err error) {
 	}()
 	return e.T.Encode(text, false), nil
 }
+
+// IsSpecial reports whether id is a special added token.
+func (e EngineTokenizer) IsSpecial(id int32) bool { return e.T.IsSpecial(id) }

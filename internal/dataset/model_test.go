@@ -160,4 +160,7 @@ func TestRealTemplate(t *testing.T) {
 	if c.Total != len(ids) {
 		t.Errorf("Total = %d, want %d (the whole rendering)", c.Total, len(ids))
 	}
+	if stops, known, err := m.Encoder.LearnsStop(ex); !stops || !known || err != nil {
+		t.Errorf("LearnsStop = %v, %v, %v; want true, true, nil (<|eot_id|> is learned)", stops, known, err)
+	}
 }

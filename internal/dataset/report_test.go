@@ -107,3 +107,48 @@ func TestCancel(t *testing.T) {
 		t.Errorf("%d goroutines after Validate, %d before", n, before)
 	}
 }
+
+// specialWords is wordTokenizer that knows <|...|> markers are special.
+type specialWords struct{ wordTokenizer }
+
+func (specialWords) IsSpecial(id int32) bool { return id == 2 }
+
+// contentOnlyTemplate learns the assistant content but not its <|eot_id|>.
+type contentOnlyTemplate struct{ headerTemplate }
+
+func (t contentOnlyTemplate) RenderTraining(system string, msgs []Message) (string, [][2]int, error) {
+	text, spans, err := t.headerTemplate.RenderTraining(system, msgs)
+	for i := range spans {
+		spans[i][1] -= len("<|eot_id|>")
+	}
+	return text, spans, err
+}
+
+// TestNoStopToken warns when nothing teaches the model to stop.
+func TestNoStopToken(t *testing.T) {
+	t.Parallel()
+	conv := `{"schemaVersion": "bedrock-conversation-2024", "messages": [{"role": "user", "content": [{"text": "What is the capital of Spain?"}]}, {"role": "assistant", "content": [{"text": "Madrid is the capital."}]}]}`
+	want := "x.jsonl:1: warning no_stop_token: no end-of-turn or end-of-sequence token carries loss in this record: a model tuned on it may never learn to stop (check the chat template and eos_token)"
+	tests := []struct {
+		name string
+		enc  *Encoder
+		line string
+		want []string
+	}{
+		{"template_learns_eot", &Encoder{Tokenizer: specialWords{}, Template: headerTemplate{}, BOS: -1, EOS: 2}, conv, nil},
+		{"template_misses_eot", &Encoder{Tokenizer: specialWords{}, Template: contentOnlyTemplate{}, BOS: -1, EOS: 2}, conv, []string{want}},
+		{"no_eos_id", &Encoder{Tokenizer: specialWords{}, BOS: -1, EOS: -1}, pcLine("What is the capital of Spain?", "Madrid is the capital."), []string{want}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := mustValidate(t, Config{Encoder: tt.enc}, bytesSource("x.jsonl", []byte(tt.line+"\n")))
+			var got []string
+			for _, is := range allIssues(t, r) {
+				got = append(got, is.String())
+			}
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("issues = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

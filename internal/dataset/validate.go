@@ -266,6 +266,12 @@ func Validate(ctx context.Context, cfg Config, train Source, validation ...Sourc
 	}
 	if v.previewRaw != nil {
 		rep.Preview = v.preview()
+		if ex := v.previewExample(); ex != nil && cfg.Type == FineTuning {
+			if stops, known, err := cfg.Encoder.LearnsStop(ex); err == nil && known && !stops {
+				v.log.add(Issue{Severity: SeverityWarning, Code: CodeNoStopToken, File: v.previewFile, Line: v.previewLine,
+					Reason: "no end-of-turn or end-of-sequence token carries loss in this record: a model tuned on it may never learn to stop (check the chat template and eos_token)"})
+			}
+		}
 	}
 	if trainSet.full {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("duplicate detection covered the first %d training records", trainSet.n))
@@ -667,22 +673,29 @@ func (v *run) merge(st *FileStats, b *batch, own, other *hashSet, dists *[3]dist
 	}
 }
 
-// preview renders the first valid training record with its loss mask.
-func (v *run) preview() *Preview {
+// previewExample parses the first valid training record again.
+func (v *run) previewExample() *Example {
+	if v.previewRaw == nil {
+		return nil
+	}
+	if strings.EqualFold(filepath.Ext(v.previewFile), ".txt") {
+		return &Example{Format: FormatText, Text: string(v.previewRaw)}
+	}
 	rules := v.rules
 	rules.File = v.previewFile
-	var ex *Example
-	if v.previewRaw != nil && strings.EqualFold(filepath.Ext(v.previewFile), ".txt") {
-		ex = &Example{Format: FormatText, Text: string(v.previewRaw)}
-	} else {
-		chk, err := newLineChecker(rules)
-		if err != nil {
-			return nil
-		}
-		var discard []Issue
-		if ex = chk.check(v.previewRaw, v.previewLine, &discard, &jparser{}); ex == nil {
-			return nil
-		}
+	chk, err := newLineChecker(rules)
+	if err != nil {
+		return nil
+	}
+	var discard []Issue
+	return chk.check(v.previewRaw, v.previewLine, &discard, &jparser{})
+}
+
+// preview renders the first valid training record with its loss mask.
+func (v *run) preview() *Preview {
+	ex := v.previewExample()
+	if ex == nil {
+		return nil
 	}
 	var segs []Segment
 	c, err := v.cfg.Encoder.Count(ex, &segs)
