@@ -18,6 +18,7 @@ func sscalAVX(alpha float32, x *float32, n int)
 // in Go; callers have checked the lengths.
 
 func sdot(x, y []float32) float32 {
+	y = y[:len(x)] // the assembly reads len(x) elements of y
 	n8 := len(x) &^ 7
 	if !haveFMA || n8 == 0 {
 		return sdotGo(x, y)
@@ -34,6 +35,7 @@ func ssum(x []float32) float32 {
 }
 
 func saxpy(alpha float32, x, y []float32) {
+	y = y[:len(x)] // the assembly writes len(x) elements of y
 	n8 := len(x) &^ 7
 	if !haveFMA || n8 == 0 {
 		saxpyGo(alpha, x, y)
