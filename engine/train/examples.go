@@ -12,9 +12,10 @@ import (
 // Encoder is what the trainer needs from a tokenizer. engine/tokenizer
 // satisfies it through a small adapter in the caller.
 type Encoder interface {
-	// EncodeOffsets tokenizes text without adding special tokens (added
-	// tokens written in the text, such as "<|eot_id|>", are recognised) and
-	// returns each token's byte span [start, end) in text.
+	// Encode tokenizes text without adding special tokens (added tokens
+	// written in the text are recognised).
+	Encode(text string) ([]int32, error)
+	// EncodeOffsets is Encode that also returns each token's byte span [start, end) in text.
 	EncodeOffsets(text string) (ids []int32, offsets [][2]int, err error)
 }
 
@@ -135,11 +136,11 @@ type fatalError struct{ err error }
 func (f *fatalError) Error() string { return f.err.Error() }
 
 func promptCompletion(r Record, tok Tokens) (Example, error) {
-	p, _, err := tok.Encoder.EncodeOffsets(r.Prompt)
+	p, err := tok.Encoder.Encode(r.Prompt)
 	if err != nil {
 		return Example{}, &fatalError{fmt.Errorf("train: tokenize prompt of %s line %d: %w", r.File, r.Line, err)}
 	}
-	c, _, err := tok.Encoder.EncodeOffsets(r.Completion)
+	c, err := tok.Encoder.Encode(r.Completion)
 	if err != nil {
 		return Example{}, &fatalError{fmt.Errorf("train: tokenize completion of %s line %d: %w", r.File, r.Line, err)}
 	}
@@ -218,7 +219,7 @@ func BuildPreTraining(recs []Record, tok Tokens, maxLen int, rep *DataReport) ([
 			rep.drop(RecordError{r.File, r.Line, `continued pre-training needs {"input": ...} records or .txt files`})
 			continue
 		}
-		ids, _, err := tok.Encoder.EncodeOffsets(r.Text)
+		ids, err := tok.Encoder.Encode(r.Text)
 		if err != nil {
 			return nil, fmt.Errorf("train: tokenize %s line %d: %w", r.File, r.Line, err)
 		}

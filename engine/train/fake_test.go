@@ -102,6 +102,11 @@ func (b *bigram) Save(dir string) error { return nil }
 // charEncoder tokenizes bytes: id = byte value mod (V-2) + 2; 0 is BOS, 1 EOS.
 type charEncoder struct{ v int }
 
+func (c charEncoder) Encode(s string) ([]int32, error) {
+	ids, _, err := c.EncodeOffsets(s)
+	return ids, err
+}
+
 func (c charEncoder) EncodeOffsets(s string) ([]int32, [][2]int, error) {
 	ids := make([]int32, len(s))
 	offs := make([][2]int, len(s))

@@ -11,6 +11,10 @@ import (
 // tokEncoder adapts *tokenizer.Tokenizer to Encoder.
 type tokEncoder struct{ t *tokenizer.Tokenizer }
 
+func (e tokEncoder) Encode(text string) ([]int32, error) {
+	return e.t.Encode(text, false), nil
+}
+
 func (e tokEncoder) EncodeOffsets(text string) ([]int32, [][2]int, error) {
 	ids, offs := e.t.EncodeWithOffsets(text, false)
 	out := make([][2]int, len(offs))

@@ -42,7 +42,7 @@ type genFlags struct {
 }
 
 func (g *genFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&g.modelDir, "model", "", "model: a Hugging Face directory")
+	fs.StringVar(&g.modelDir, "model", "", `model: a Hugging Face directory, or "starter"`)
 	fs.StringVar(&g.adapterDir, "adapter", "", "optional PEFT LoRA adapter directory (applied unmerged)")
 	fs.IntVar(&g.maxTokens, "max-tokens", 0, "maximum new tokens (0 = generation_config's max_new_tokens, else 256)")
 	fs.Float64Var(&g.temperature, "temperature", -1, "sampling temperature, 0 = greedy (default: generation_config.json, else greedy)")
@@ -66,7 +66,11 @@ func openSession(g genFlags) (*session, error) {
 	if g.modelDir == "" {
 		return nil, fmt.Errorf("%w: --model is required", ErrUsage)
 	}
-	m, tok, gen, err := loadModelDir(g.modelDir, true)
+	dir, err := resolveModelDir(g.modelDir, os.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	m, tok, gen, err := loadModelDir(dir, true)
 	if err != nil {
 		return nil, err
 	}

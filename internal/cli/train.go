@@ -56,7 +56,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		threads                                       int
 	)
 	fs.StringVar(&specFile, "spec", "", "job spec JSON written by the job runner (events go to stdout as JSON lines)")
-	fs.StringVar(&modelDir, "model", "", "base model: a Hugging Face directory (config.json, *.safetensors, tokenizer.json)")
+	fs.StringVar(&modelDir, "model", "", `base model: a Hugging Face directory (config.json, *.safetensors, tokenizer.json), or "starter"`)
 	fs.Var(&trainFiles, "train", "training data file, JSONL (or .txt for continued pre-training); repeatable")
 	fs.Var(&valFiles, "validation", "validation data file, JSONL; repeatable")
 	fs.StringVar(&typ, "type", trainspec.FineTuning, "FINE_TUNING or CONTINUED_PRE_TRAINING")
@@ -180,6 +180,9 @@ func trainSpec(ctx context.Context, spec trainspec.Spec, resume bool, ev *eventS
 	}
 	if spec.Threads > 0 {
 		compute.SetThreads(spec.Threads)
+	}
+	if spec.BaseModelDir, err = resolveModelDir(spec.BaseModelDir, ev.stderr); err != nil {
+		return nil, err
 	}
 	m, tok, gen, err := loadModelDir(spec.BaseModelDir, !full)
 	if err != nil {
