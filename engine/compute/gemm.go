@@ -29,6 +29,10 @@ const (
 	// (16 MiB); larger A is packed and used in row blocks.
 	sharedAFloats = 4 << 20
 
+	// swapRows is the largest m for which C is computed as Cᵀ = Bᵀ·Aᵀ,
+	// reading B in place instead of packing it.
+	swapRows = 16
+
 	// gemvRows is the largest m for which C is computed from B streamed
 	// once (dot products of rows, or row updates) instead of packed tiles.
 	gemvRows = 4
@@ -94,10 +98,11 @@ func (p *Pool) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float3
 		}
 		return
 	}
-	if m <= skinny && n > skinny {
+	if m <= swapRows && n > skinny {
 		// Few rows, many columns: packing B would cost as much as using it.
 		// Compute Cᵀ = op(B)ᵀ·op(A)ᵀ instead, reading B in place as the A
-		// operand, and store the tiles transposed.
+		// operand, and store the tiles transposed (through a scalar merge,
+		// which is why this is only for very few rows).
 		g = gemm{
 			transA: !transB, transB: !transA, m: n, n: m, k: k, alpha: alpha, beta: beta,
 			a: b, lda: ldb, b: a, ldb: lda, c: c, ldc: ldc, tc: true,

@@ -24,6 +24,11 @@ func transpose8(blocks int, src *float32, lds int, dst *float32, ldd int)
 //go:noescape
 func packA6(blocks int, src *float32, lda int, dst *float32)
 
+// packB16 deals rows of B out to panels; see packB16Rows.
+//
+//go:noescape
+func packB16(rows, panels int, src *float32, lds int, dst *float32, kb int)
+
 // fmaLoop runs n iterations of 12 independent ymm FMAs (192 FLOP each).
 //
 //go:noescape
@@ -72,6 +77,23 @@ func packA6Blocks(blocks int, src []float32, lda int, dst []float32) bool {
 	_ = src[5*lda+blocks*8-1]
 	_ = dst[blocks*8*mr-1]
 	packA6(blocks, &src[0], lda, &dst[0])
+	return true
+}
+
+// packB16Rows packs rows (≤ kb) rows of 16·panels floats at src (row stride
+// lds) into panels nr-wide panels of kb rows at dst: row p's q-th 16 floats
+// go to dst[q*kb*nr+p*nr:]. It reports false, doing nothing, when the
+// assembly is unavailable.
+func packB16Rows(rows, panels int, src []float32, lds int, dst []float32, kb int) bool {
+	if !haveFMA {
+		return false
+	}
+	if rows <= 0 || panels <= 0 {
+		return true
+	}
+	_ = src[(rows-1)*lds+panels*nr-1]
+	_ = dst[(panels-1)*kb*nr+(rows-1)*nr+nr-1]
+	packB16(rows, panels, &src[0], lds, &dst[0], kb)
 	return true
 }
 

@@ -284,6 +284,45 @@ pdone:
 	VZEROUPPER
 	RET
 
+// func packB16(rows, panels int, src *float32, lds int, dst *float32, kb int)
+//
+// Deals rows rows of 16·panels floats at src (row stride lds elements) out
+// to panels nr-wide panels: row p's q-th 16 floats go to
+// dst[q*kb*16+p*16:][:16].
+TEXT ·packB16(SB), NOSPLIT, $0-48
+	MOVQ  rows+0(FP), CX
+	MOVQ  src+16(FP), SI
+	MOVQ  lds+24(FP), R8
+	SHLQ  $2, R8
+	MOVQ  dst+32(FP), DI
+	MOVQ  kb+40(FP), R11
+	SHLQ  $6, R11 // panel stride in bytes
+	TESTQ CX, CX
+	JEQ   bdone
+
+brow:
+	MOVQ  panels+8(FP), DX
+	MOVQ  SI, R9
+	MOVQ  DI, R10
+
+bpanel:
+	VMOVUPS (R9), Y0
+	VMOVUPS 32(R9), Y1
+	VMOVUPS Y0, (R10)
+	VMOVUPS Y1, 32(R10)
+	ADDQ    $64, R9
+	ADDQ    R11, R10
+	DECQ    DX
+	JNE     bpanel
+	ADDQ    R8, SI
+	ADDQ    $64, DI
+	DECQ    CX
+	JNE     brow
+
+bdone:
+	VZEROUPPER
+	RET
+
 // func fmaLoop(n int)
 // n iterations of 12 independent 8-wide FMAs (192 FLOP per iteration).
 TEXT ·fmaLoop(SB), NOSPLIT, $0-8

@@ -14,5 +14,10 @@ func transposeBlocks(blocks int, src []float32, lds int, dst []float32, ldd int)
 // packA6Blocks is only available with the assembly.
 func packA6Blocks(blocks int, src []float32, lda int, dst []float32) bool { return false }
 
+// packB16Rows is only available with the assembly.
+func packB16Rows(rows, panels int, src []float32, lds int, dst []float32, kb int) bool {
+	return false
+}
+
 // peakLoop runs the portable FMA probe; see peakLoopGo.
 func peakLoop(n int) float64 { return peakLoopGo(n) }

@@ -59,10 +59,12 @@ func (g *gemm) packB(dst []float32, pc, kb, jc, nb int) {
 	if !g.transB {
 		// Walk B row by row (sequential reads, one TLB page after another)
 		// and deal each row's nr-wide pieces out to the panels.
-		for p := range kb {
-			src := g.b[(pc+p)*g.ldb+jc:][:full]
-			for jr := 0; jr < full; jr += nr {
-				*(*[nr]float32)(dst[jr*kb+p*nr:]) = *(*[nr]float32)(src[jr:])
+		if !packB16Rows(kb, full/nr, g.b[pc*g.ldb+jc:], g.ldb, dst, kb) {
+			for p := range kb {
+				src := g.b[(pc+p)*g.ldb+jc:][:full]
+				for jr := 0; jr < full; jr += nr {
+					*(*[nr]float32)(dst[jr*kb+p*nr:]) = *(*[nr]float32)(src[jr:])
+				}
 			}
 		}
 	} else {

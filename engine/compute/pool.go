@@ -14,6 +14,10 @@ import (
 type Pool struct {
 	threads int
 	sharedA int // bound on floats of shared packed A (sharedAFloats)
+	// busy counts goroutines inside parallel calls or running tasks; a
+	// call that would make it exceed threads (a call nested in a chunk
+	// while every thread is occupied) runs inline instead of queueing.
+	busy    atomic.Int32
 	tasks   chan task
 	quit    chan struct{}
 	workers sync.WaitGroup
@@ -67,7 +71,9 @@ func (p *Pool) work() {
 	for {
 		select {
 		case t := <-p.tasks:
+			p.busy.Add(1)
 			t.run()
+			p.busy.Add(-1)
 		case <-p.quit:
 			return
 		}
@@ -101,6 +107,14 @@ func (p *Pool) parallel(n, t int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
+	if p.busy.Add(1) > int32(p.threads) {
+		// Every thread is already working (this is a call nested inside a
+		// chunk): splitting would only add queueing overhead.
+		p.busy.Add(-1)
+		fn(0, n)
+		return
+	}
+	defer p.busy.Add(-1)
 	g := &group{done: make(chan struct{})}
 	g.pending.Store(int32(t - 1))
 	for i := 1; i < t; i++ {
