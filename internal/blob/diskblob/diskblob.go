@@ -84,7 +84,8 @@ type Store struct {
 
 var _ blob.Backend = (*Store)(nil)
 
-// Open opens (creating if needed) the store in dir.
+// Open opens (creating if needed) the store in dir, removing temporary files
+// left by a crash. One process at a time may use a store directory.
 func Open(dir string, opts Options) (*Store, error) {
 	for _, sub := range []string{"buckets", "meta", "multipart"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
@@ -95,7 +96,32 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("diskblob: open %s: %w", dir, err)
 	}
-	return &Store{root: root, dir: dir, opts: opts}, nil
+	s := &Store{root: root, dir: dir, opts: opts}
+	if err := s.sweepTemp(); err != nil {
+		root.Close()
+		return nil, fmt.Errorf("diskblob: open %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+// sweepTemp removes the temporary files of writes that a crash interrupted.
+// A store directory belongs to one process, so at Open every temporary file
+// is dead.
+func (s *Store) sweepTemp() error {
+	return fs.WalkDir(s.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if notExist(err) {
+				return nil
+			}
+			return err
+		}
+		if strings.HasPrefix(d.Name(), tmpPrefix) && !d.IsDir() {
+			if err := s.root.Remove(p); err != nil && !notExist(err) {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Close releases the store's directory handle.

@@ -206,3 +206,23 @@ func TestStaleAttributes(t *testing.T) {
 		t.Errorf("Stat after data change = %+v, %v; want attrs of the new data", a, err)
 	}
 }
+
+// TestOpenSweepsTemp: temporary files of a crashed write disappear at Open.
+func TestOpenSweepsTemp(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, _ := diskblob.Open(dir, diskblob.Options{})
+	s.CreateBucket(t.Context(), "swept", "1")
+	s.Close()
+	stale := filepath.Join(dir, "buckets", "swept", "sub", ".strata-tmp-0123456789abcdef")
+	os.MkdirAll(filepath.Dir(stale), 0o755)
+	os.WriteFile(stale, []byte("partial"), 0o644)
+	s, err := diskblob.Open(dir, diskblob.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale temporary file still there after Open: %v", err)
+	}
+}
