@@ -117,12 +117,7 @@ func (a *headArgs) forward() {
 				}
 				corr := Expf(a.mrow[i] - mx)
 				a.mrow[i] = mx
-				var sum float32
-				for j, x := range row {
-					e := Expf(x - mx)
-					row[j] = e
-					sum += e
-				}
+				sum := ExpSubSum(row, row, mx)
 				a.l[i] = a.l[i]*corr + sum
 				if corr != 1 {
 					acc := a.acc[i*d : (i+1)*d]
@@ -215,6 +210,7 @@ func AttentionBackward(dq, dk, dv, do, o, lse, q, k, v []float32, seg, segLo []i
 	hd, kd, d := s.H*s.D, s.Hkv*s.D, s.D
 	scale := float32(1 / math.Sqrt(float64(d)))
 	group := s.H / s.Hkv
+	negInf := float32(math.Inf(-1))
 	compute.Parallel(s.B*s.Hkv, func(lo, hi int) {
 		a := newHeadArgs(d)
 		dp := make([]float32, tileQ*tileK)
@@ -258,14 +254,14 @@ func AttentionBackward(dq, dk, dv, do, o, lse, q, k, v []float32, seg, segLo []i
 						full := a.fullTile(i0, i1, j0, j1)
 						for i := range nqt {
 							row := a.s[i*tileK : i*tileK+nkt]
-							li := lh[i0+i]
-							for j, x := range row {
-								if full || a.visible(i0+i, j0+j) {
-									row[j] = Expf(x - li)
-								} else {
-									row[j] = 0
+							if !full {
+								for j := range row {
+									if !a.visible(i0+i, j0+j) {
+										row[j] = negInf
+									}
 								}
 							}
+							ExpSubSum(row, row, lh[i0+i])
 						}
 						// dV_j += Pᵀ·dO_i
 						compute.Sgemm(true, false, nkt, d, nqt, 1, a.s, tileK, doh[i0*hd:], hd, 1, dvh[j0*kd:], kd)

@@ -82,23 +82,13 @@ func (m *LMHead) Loss(h []float32, targets []int32, ignore int32, dh []float32, 
 				}
 				t := int(targets[rows[r0+i]])
 				xt := row[t]
-				var s float64
+				s := float64(ExpSubSum(row, row, mx)) // row = exp(x − max)
 				if dh != nil {
-					// One exp per logit: keep e = exp(x − max), then scale.
-					for j, x := range row {
-						e := Expf(x - mx)
-						row[j] = e
-						s += float64(e)
-					}
 					f := gscale / float32(s)
 					for j := range row {
 						row[j] *= f
 					}
 					row[t] -= gscale
-				} else {
-					for _, x := range row {
-						s += float64(Expf(x - mx))
-					}
 				}
 				part += float64(mx) + math.Log(s) - float64(xt)
 			}

@@ -128,14 +128,20 @@ func RMSNormBackward(dx, dg, dout, x, g, rstd []float32, n, c int) {
 	})
 }
 
-// SwiGLU computes act = silu(gate) ⊙ up, silu(z) = z·σ(z).
+// SwiGLU computes act = silu(gate) ⊙ up, silu(z) = z·σ(z). act may alias gate.
 //
 //	gate, up, act (N·FF)
 func SwiGLU(act, gate, up []float32) {
 	compute.Parallel(len(act), func(lo, hi int) {
-		a, g, u := act[lo:hi], gate[lo:hi], up[lo:hi]
-		for i, z := range g {
-			a[i] = z / (1 + Expf(-z)) * u[i]
+		var sg [256]float32 // act may alias gate: σ goes through a small buffer
+		for b := lo; b < hi; b += len(sg) {
+			e := min(b+len(sg), hi)
+			a, g, u := act[b:e], gate[b:e], up[b:e]
+			s := sg[:e-b]
+			Sigmoid(s, g)
+			for i, z := range g {
+				a[i] = z * s[i] * u[i]
+			}
 		}
 	})
 }
@@ -145,14 +151,9 @@ func SwiGLU(act, gate, up []float32) {
 //	dact, gate, up, dgate, dup (N·FF)
 func SwiGLUBackward(dgate, dup, dact, gate, up []float32) {
 	compute.Parallel(len(dact), func(lo, hi int) {
-		dg, du, da, g, u := dgate[lo:hi], dup[lo:hi], dact[lo:hi], gate[lo:hi], up[lo:hi]
-		for i, z := range g {
-			s := 1 / (1 + Expf(-z))
-			d := da[i]
-			du[i] = d * z * s
-			dg[i] = d * u[i] * s * (1 + z*(1-s))
-		}
+		Sigmoid(dgate[lo:hi], gate[lo:hi])
 	})
+	SwiGLUBackwardSigmoid(dgate, dup, dact, gate, up, dgate)
 }
 
 // SwiGLUSaveSigmoid is SwiGLU that also stores σ(gate) in sig, so that
@@ -162,10 +163,9 @@ func SwiGLUBackward(dgate, dup, dact, gate, up []float32) {
 func SwiGLUSaveSigmoid(act, sig, gate, up []float32) {
 	compute.Parallel(len(act), func(lo, hi int) {
 		a, sg, g, u := act[lo:hi], sig[lo:hi], gate[lo:hi], up[lo:hi]
+		Sigmoid(sg, g)
 		for i, z := range g {
-			s := 1 / (1 + Expf(-z))
-			sg[i] = s
-			a[i] = z * s * u[i]
+			a[i] = z * sg[i] * u[i]
 		}
 	})
 }

@@ -102,6 +102,9 @@ func TestSwiGLU(t *testing.T) {
 	SwiGLU(act, g, u)
 	g64, u64 := to64(g), to64(u)
 	checkClose(t, "act", act, refSwiGLU(g64, u64), 1e-6)
+	inPlace := append([]float32(nil), g...)
+	SwiGLU(inPlace, inPlace, u) // act aliasing gate (as Step does)
+	checkClose(t, "act in place", inPlace, refSwiGLU(g64, u64), 1e-6)
 	da := randVec(r, 40, 1)
 	dg, du := make([]float32, 40), make([]float32, 40)
 	SwiGLUBackward(dg, du, da, g, u)
@@ -244,5 +247,42 @@ func TestExpf(t *testing.T) {
 	}
 	if Expf(float32(math.Inf(-1))) != 0 || !math.IsInf(float64(Expf(100)), 1) {
 		t.Error("Expf limits")
+	}
+}
+
+func TestExpSubSumAndSigmoid(t *testing.T) {
+	for _, n := range []int{0, 3, 8, 29, 1000} {
+		src := make([]float32, n)
+		for i := range src {
+			src[i] = float32(i%97)*1.9 - 95
+		}
+		if n > 3 {
+			src[1] = float32(math.Inf(-1))
+			src[2] = 300
+		}
+		dst := make([]float32, n)
+		s := ExpSubSum(dst, src, 2.5)
+		var want float64
+		for i, x := range src {
+			w := math.Exp(float64(x - 2.5)) // the float32 difference is what is exponentiated
+			if float64(x)-2.5 > 88 {
+				w = float64(Expf(x - 2.5)) // both saturate
+			}
+			want += float64(dst[i])
+			if math.Abs(float64(dst[i])-w) > 3e-7*w+1.2e-38 && !(math.IsInf(w, 1) && dst[i] > 1e38) {
+				t.Fatalf("n=%d: exp(%v-2.5) = %v, want %v", n, x, dst[i], w)
+			}
+		}
+		if math.Abs(float64(s)-want) > 1e-5*math.Abs(want)+1e-30 && !math.IsInf(want, 1) {
+			t.Errorf("n=%d: sum %v, want %v", n, s, want)
+		}
+		sg := make([]float32, n)
+		Sigmoid(sg, src)
+		for i, x := range src {
+			w := 1 / (1 + math.Exp(-float64(x)))
+			if math.Abs(float64(sg[i])-w) > 3e-7 {
+				t.Fatalf("sigmoid(%v) = %v, want %v", x, sg[i], w)
+			}
+		}
 	}
 }

@@ -71,6 +71,10 @@ func BenchmarkTrainStepSmolLM2(b *testing.B) {
 			}
 			batch := randomBatch(4, 512, cfg.VocabSize, 3)
 			m.Params() // allocate gradients before timing
+			// One untimed warm-up step (buffers, page faults), as step_bench.py does.
+			if _, _, err := m.ForwardBackward(batch); err != nil {
+				b.Fatal(err)
+			}
 			b.ReportAllocs()
 			for b.Loop() {
 				m.ZeroGrad()

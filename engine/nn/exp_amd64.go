@@ -1,0 +1,46 @@
+//go:build !purego
+
+package nn
+
+import "golang.org/x/sys/cpu"
+
+var haveAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+//go:noescape
+func expSubSumAVX2(dst, src *float32, n int, sub float32) float32
+
+//go:noescape
+func sigmoidAVX2(dst, src *float32, n int)
+
+// ExpSubSum sets dst[i] = exp(src[i] − sub) (as Expf) and returns the sum.
+// dst may alias src.
+func ExpSubSum(dst, src []float32, sub float32) float32 {
+	n := len(src)
+	dst = dst[:n]
+	var s float32
+	head := 0
+	if haveAVX2 && n >= 8 {
+		head = n &^ 7
+		s = expSubSumAVX2(&dst[0], &src[0], head, sub)
+	}
+	for i := head; i < n; i++ {
+		e := Expf(src[i] - sub)
+		dst[i] = e
+		s += e
+	}
+	return s
+}
+
+// Sigmoid sets dst[i] = 1/(1+exp(−src[i])). dst may alias src.
+func Sigmoid(dst, src []float32) {
+	n := len(src)
+	dst = dst[:n]
+	head := 0
+	if haveAVX2 && n >= 8 {
+		head = n &^ 7
+		sigmoidAVX2(&dst[0], &src[0], head)
+	}
+	for i := head; i < n; i++ {
+		dst[i] = 1 / (1 + Expf(-src[i]))
+	}
+}

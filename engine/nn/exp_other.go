@@ -1,0 +1,24 @@
+//go:build !amd64 || purego
+
+package nn
+
+// ExpSubSum sets dst[i] = exp(src[i] − sub) (as Expf) and returns the sum.
+// dst may alias src.
+func ExpSubSum(dst, src []float32, sub float32) float32 {
+	dst = dst[:len(src)]
+	var s float32
+	for i, x := range src {
+		e := Expf(x - sub)
+		dst[i] = e
+		s += e
+	}
+	return s
+}
+
+// Sigmoid sets dst[i] = 1/(1+exp(−src[i])). dst may alias src.
+func Sigmoid(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		dst[i] = 1 / (1 + Expf(-x))
+	}
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# step_compare.sh times one training step (forward + backward, no optimizer)
+# of a random SmolLM2-135M-shaped model on a 4×512 batch in Strata's Go
+# engine (BenchmarkTrainStepSmolLM2) and in PyTorch eager (step_bench.py),
+# both on 2 threads, each mode in its own process, and prints tokens/s, peak
+# RSS and the ratio. Heavy: a few minutes on 2 cores.
+#
+#   tools/torch/step_compare.sh            # lora and full, 2 timed steps each
+#   STEPS=3 MODES=lora tools/torch/step_compare.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=${STRATA_TORCH_PYTHON:-/usr/bin/python3}
+STEPS=${STEPS:-2}
+MODES=${MODES:-lora full}
+field() { # field NAME: the number before NAME in a benchmark line on stdin
+	awk -v n="$1" '{for (i = 2; i <= NF; i++) if ($i == n) print $(i-1)}'
+}
+for mode in $MODES; do
+	line=$(GOMAXPROCS=2 go test ./engine/model/llama -run '^$' -bench "TrainStepSmolLM2/$mode\$" -benchtime "${STEPS}x" | grep '^Benchmark')
+	echo "$line"
+	gtok=$(echo "$line" | field tok/s)
+	grss=$(echo "$line" | field peakRSS_MB)
+	pt=$("$PY" tools/torch/step_bench.py "$mode" "$STEPS" 2)
+	echo "pytorch: $pt"
+	ptok=$(echo "$pt" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["tokens_per_s"])')
+	prss=$(echo "$pt" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["peak_rss_mb"])')
+	"$PY" -c "print('step $mode: strata %.1f tok/s, peak RSS %.0f MB | pytorch %.1f tok/s, peak RSS %.0f MB | speed ratio %.2fx, RSS ratio %.2fx' % ($gtok, $grss, $ptok, $prss, $gtok/$ptok, $grss/$prss))"
+done
