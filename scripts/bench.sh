@@ -27,6 +27,8 @@ bench ./engine/compute/ "$FILTER"
 
 # Add other packages' benchmarks below, one line each, e.g.:
 # bench ./engine/nn/ "$FILTER"
+bench ./engine/nn/ "$FILTER"
+bench ./engine/model/llama/ 'TrainStepTiny|DecodeStep'
 
 echo "== best of $COUNT"
 awk '/^Benchmark/ {
@@ -39,3 +41,9 @@ awk '/^Benchmark/ {
 	}
 }
 END { for (i = 1; i <= n; i++) print best[order[i]] }' "$out"
+
+# SmolLM2-135M training step, Strata vs PyTorch (minutes): only for a full
+# run; SKIP_STEP=1 skips it.
+if [ "$FILTER" = . ] && [ "${SKIP_STEP:-}" != 1 ]; then
+	bash tools/torch/step_compare.sh
+fi
