@@ -83,3 +83,29 @@ func FuzzJSONScan(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParse compares the single-pass scanner with encoding/json (the
+// peer) decoding the same conversation line into a generic map.
+func BenchmarkParse(b *testing.B) {
+	line := []byte(`{"schemaVersion":"bedrock-conversation-2024","system":[{"text":"You are a concise assistant."}],"messages":[{"role":"user","content":[{"text":"What is the capital of France? Answer in one sentence, please, and mention the river that runs through it."}]},{"role":"assistant","content":[{"text":"The capital of France is Paris, on the Seine."}]}]}`)
+	b.Run("jparser", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(line)))
+		var p jparser
+		for b.Loop() {
+			if err := p.parse(line, MaxDepth); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding_json", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(line)))
+		for b.Loop() {
+			var v map[string]any
+			if err := json.Unmarshal(line, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -267,7 +268,7 @@ func describeFormats(fs []Format) string {
 }
 
 // extraKeys reports keys outside allowed: errors when strict, else warnings.
-func (s *issuer) extraKeys(obj int32, prefix string, strict bool, allowed ...string) {
+func (s *issuer) extraKeys(obj int32, at fpath, strict bool, allowed ...string) {
 	var extra []string
 	p := s.p
 	for k := p.nodes[obj].first; k >= 0; k = p.nodes[p.nodes[k].next].next {
@@ -286,6 +287,10 @@ func (s *issuer) extraKeys(obj int32, prefix string, strict bool, allowed ...str
 		return
 	}
 	sort.Strings(extra)
+	prefix := ""
+	if at.root != "" {
+		prefix = at.String() + "."
+	}
 	for i, k := range extra {
 		if i > 0 && k == extra[i-1] {
 			continue
@@ -306,6 +311,36 @@ func quoteList(keys []string) string {
 	return strings.Join(q, ", ")
 }
 
+// fpath names a JSON field for messages, built only when an issue needs
+// it: root, root[i], root[i].content[j], each optionally .leaf.
+type fpath struct {
+	root string
+	i, j int // -1: none
+	leaf string
+}
+
+func top(key string) fpath { return fpath{root: key, i: -1, j: -1} }
+
+// at returns the path of field leaf under p, as a string.
+func (p fpath) at(leaf string) string {
+	p.leaf = leaf
+	return p.String()
+}
+
+func (p fpath) String() string {
+	s := p.root
+	if p.i >= 0 {
+		s += "[" + strconv.Itoa(p.i) + "]"
+	}
+	if p.j >= 0 {
+		s += ".content[" + strconv.Itoa(p.j) + "]"
+	}
+	if p.leaf != "" {
+		s += "." + p.leaf
+	}
+	return s
+}
+
 // kind returns the kind of node v, treating a missing value (-1) as null.
 func (s *issuer) kind(v int32) jkind {
 	if v < 0 {
@@ -315,28 +350,28 @@ func (s *issuer) kind(v int32) jkind {
 }
 
 // str reads the required string key of obj; allowEmpty accepts "".
-func (s *issuer) str(obj int32, key, path string, allowEmpty bool) (string, bool) {
+func (s *issuer) str(obj int32, key string, path fpath, allowEmpty bool) (string, bool) {
 	v := s.p.get(obj, key)
 	if s.kind(v) == jNull {
-		s.errf(CodeMissingField, path, "missing required key %q", key)
+		s.errf(CodeMissingField, path.String(), "missing required key %q", key)
 		return "", false
 	}
 	if k := s.kind(v); k != jString {
-		s.errf(CodeWrongType, path, "%q must be a string, not a JSON %s", key, k)
+		s.errf(CodeWrongType, path.String(), "%q must be a string, not a JSON %s", key, k)
 		return "", false
 	}
 	t := s.p.str(v)
 	if !allowEmpty && strings.TrimSpace(t) == "" {
-		s.errf(CodeEmptyField, path, "%q is empty", key)
+		s.errf(CodeEmptyField, path.String(), "%q is empty", key)
 		return "", false
 	}
 	return t, true
 }
 
 func (s *issuer) promptCompletion(obj int32) *Example {
-	s.extraKeys(obj, "", false, "prompt", "completion")
-	p, ok1 := s.str(obj, "prompt", "prompt", false)
-	c, ok2 := s.str(obj, "completion", "completion", false)
+	s.extraKeys(obj, fpath{}, false, "prompt", "completion")
+	p, ok1 := s.str(obj, "prompt", top("prompt"), false)
+	c, ok2 := s.str(obj, "completion", top("completion"), false)
 	if !ok1 || !ok2 {
 		return nil
 	}
@@ -344,8 +379,8 @@ func (s *issuer) promptCompletion(obj int32) *Example {
 }
 
 func (s *issuer) promptOnly(obj int32) *Example {
-	s.extraKeys(obj, "", false, "prompt")
-	p, ok := s.str(obj, "prompt", "prompt", false)
+	s.extraKeys(obj, fpath{}, false, "prompt")
+	p, ok := s.str(obj, "prompt", top("prompt"), false)
 	if !ok {
 		return nil
 	}
@@ -353,8 +388,8 @@ func (s *issuer) promptOnly(obj int32) *Example {
 }
 
 func (s *issuer) input(obj int32) *Example {
-	s.extraKeys(obj, "", false, "input")
-	t, ok := s.str(obj, "input", "input", false)
+	s.extraKeys(obj, fpath{}, false, "input")
+	t, ok := s.str(obj, "input", top("input"), false)
 	if !ok {
 		return nil
 	}
@@ -365,7 +400,7 @@ func (s *issuer) input(obj int32) *Example {
 // strictly alternating string messages, user first, assistant last, no
 // extra keys.
 func (s *issuer) messages(obj int32) *Example {
-	s.extraKeys(obj, "", true, "system", "messages")
+	s.extraKeys(obj, fpath{}, true, "system", "messages")
 	ex := &Example{Format: FormatMessages}
 	if v := s.p.get(obj, "system"); s.kind(v) != jNull {
 		if k := s.kind(v); k != jString {
@@ -379,24 +414,24 @@ func (s *issuer) messages(obj int32) *Example {
 		return nil
 	}
 	for i, m := range list {
-		path := fmt.Sprintf("messages[%d]", i)
-		s.extraKeys(m, path+".", true, "role", "content")
+		path := fpath{root: "messages", i: i, j: -1}
+		s.extraKeys(m, path, true, "role", "content")
 		role, ok := s.role(m, path)
 		if !ok {
 			continue
 		}
 		v := s.p.get(m, "content")
 		if s.kind(v) == jNull {
-			s.errf(CodeMissingField, path+".content", "missing required key %q", "content")
+			s.errf(CodeMissingField, path.at("content"), "missing required key %q", "content")
 			continue
 		}
 		if k := s.kind(v); k != jString {
-			s.errf(CodeWrongType, path+".content", `"content" must be a string in this format, not a JSON %s`, k)
+			s.errf(CodeWrongType, path.at("content"), `"content" must be a string in this format, not a JSON %s`, k)
 			continue
 		}
 		text := s.p.str(v)
 		if strings.TrimSpace(text) == "" {
-			s.errf(CodeEmptyField, path+".content", "message content is empty")
+			s.errf(CodeEmptyField, path.at("content"), "message content is empty")
 			continue
 		}
 		ex.Messages = append(ex.Messages, Message{role, text})
@@ -436,13 +471,14 @@ func (s *issuer) msgList(obj int32) ([]int32, bool) {
 	return items, !s.failed
 }
 
-func (s *issuer) role(m int32, path string) (string, bool) {
-	role, ok := s.str(m, "role", path+".role", true)
+func (s *issuer) role(m int32, path fpath) (string, bool) {
+	path.leaf = "role"
+	role, ok := s.str(m, "role", path, true)
 	if !ok {
 		return "", false
 	}
 	if role != RoleUser && role != RoleAssistant {
-		s.errf(CodeBadRole, path+".role", "role %q: only %q and %q are allowed", role, RoleUser, RoleAssistant)
+		s.errf(CodeBadRole, path.String(), "role %q: only %q and %q are allowed", role, RoleUser, RoleAssistant)
 		return "", false
 	}
 	return role, true
@@ -468,7 +504,7 @@ func (s *issuer) turnOrder(msgs []Message, lastAssistant bool) {
 // conversation checks bedrock-conversation-2024 records.
 func (s *issuer) conversation(obj int32) *Example {
 	lim := s.c.limits
-	s.extraKeys(obj, "", false, "schemaVersion", "system", "messages")
+	s.extraKeys(obj, fpath{}, false, "schemaVersion", "system", "messages")
 	if v := s.p.get(obj, "schemaVersion"); s.kind(v) == jNull {
 		s.errf(CodeSchemaVersion, "schemaVersion", `missing "schemaVersion": %q`, FormatConversation)
 	} else if k := s.kind(v); k != jString {
@@ -483,7 +519,7 @@ func (s *issuer) conversation(obj int32) *Example {
 		} else {
 			var parts []string
 			for i, b := range s.p.elems(v) {
-				if t, ok := s.block(b, fmt.Sprintf("system[%d]", i)); ok {
+				if t, ok := s.block(b, fpath{root: "system", i: i, j: -1}); ok {
 					parts = append(parts, t)
 				}
 			}
@@ -495,30 +531,34 @@ func (s *issuer) conversation(obj int32) *Example {
 		return nil
 	}
 	for i, m := range list {
-		path := fmt.Sprintf("messages[%d]", i)
-		s.extraKeys(m, path+".", false, "role", "content")
+		path := fpath{root: "messages", i: i, j: -1}
+		s.extraKeys(m, path, false, "role", "content")
 		role, ok := s.role(m, path)
 		if !ok {
 			continue
 		}
 		v := s.p.get(m, "content")
 		if s.kind(v) == jNull {
-			s.errf(CodeMissingField, path+".content", "missing required key %q", "content")
+			s.errf(CodeMissingField, path.at("content"), "missing required key %q", "content")
 			continue
 		}
 		if k := s.kind(v); k != jArray {
-			s.errf(CodeWrongType, path+".content", `"content" must be an array of content blocks, not a JSON %s`, k)
+			s.errf(CodeWrongType, path.at("content"), `"content" must be an array of content blocks, not a JSON %s`, k)
 			continue
 		}
-		var parts []string
-		for j, b := range s.p.elems(v) {
-			if t, ok := s.block(b, fmt.Sprintf("%s.content[%d]", path, j)); ok {
-				parts = append(parts, t)
+		text := ""
+		bp := path
+		bp.j = 0
+		for b := s.p.nodes[v].first; b >= 0; b, bp.j = s.p.nodes[b].next, bp.j+1 {
+			if t, ok := s.block(b, bp); ok {
+				if text != "" {
+					text += "\n"
+				}
+				text += t
 			}
 		}
-		text := strings.Join(parts, "\n")
 		if strings.TrimSpace(text) == "" && !s.failed {
-			s.errf(CodeEmptyField, path+".content", "message has no text")
+			s.errf(CodeEmptyField, path.at("content"), "message has no text")
 			continue
 		}
 		ex.Messages = append(ex.Messages, Message{role, text})
@@ -547,9 +587,9 @@ func (s *issuer) conversation(obj int32) *Example {
 }
 
 // block reads one content block; only {"text": "..."} is accepted.
-func (s *issuer) block(b int32, path string) (string, bool) {
+func (s *issuer) block(b int32, path fpath) (string, bool) {
 	if k := s.kind(b); k != jObject {
-		s.errf(CodeWrongType, path, `content block must be an object like {"text": "..."}, not a JSON %s`, k)
+		s.errf(CodeWrongType, path.String(), `content block must be an object like {"text": "..."}, not a JSON %s`, k)
 		return "", false
 	}
 	if s.p.get(b, "text") >= 0 {
@@ -561,24 +601,25 @@ func (s *issuer) block(b int32, path string) (string, bool) {
 				}
 			}
 			sort.Strings(other)
-			s.errf(CodeUnknownField, path, "content block holds %q besides \"text\"; each block holds exactly one kind", other)
+			s.errf(CodeUnknownField, path.String(), "content block holds %q besides \"text\"; each block holds exactly one kind", other)
 			return "", false
 		}
-		return s.str(b, "text", path+".text", true)
+		path.leaf = "text"
+		return s.str(b, "text", path, true)
 	}
 	for _, kind := range []string{"image", "video", "document"} {
 		if s.p.get(b, kind) >= 0 {
-			s.errf(CodeUnsupportedContent, path, "%s content blocks are not supported: Strata's models are text-only; remove the block or describe it in text", kind)
+			s.errf(CodeUnsupportedContent, path.String(), "%s content blocks are not supported: Strata's models are text-only; remove the block or describe it in text", kind)
 			return "", false
 		}
 	}
 	keys := s.p.keys(b)
 	sort.Strings(keys)
 	if len(keys) == 0 {
-		s.errf(CodeMissingField, path+".text", `empty content block; want {"text": "..."}`)
+		s.errf(CodeMissingField, path.at("text"), `empty content block; want {"text": "..."}`)
 		return "", false
 	}
-	s.errf(CodeUnsupportedContent, path, "content block kind %q is not supported; only text blocks are", keys[0])
+	s.errf(CodeUnsupportedContent, path.String(), "content block kind %q is not supported; only text blocks are", keys[0])
 	return "", false
 }
 
