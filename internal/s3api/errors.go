@@ -123,7 +123,7 @@ func (h *Handler) writeError(req *request, err error) {
 	for k, v := range e.Header {
 		req.w.Header()[k] = v
 	}
-	if req.headErr {
+	if req.headErr || e.Status == http.StatusNotModified {
 		req.w.WriteHeader(e.Status)
 		return
 	}
