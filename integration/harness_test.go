@@ -74,13 +74,15 @@ type Server struct {
 
 // StartServer starts "strata server" on a free loopback port with the test
 // credentials; env adds or overrides environment variables (KEY=VALUE). By
-// default jobs run in the fake child (STRATA_TRAIN_COMMAND).
+// default jobs run in the fake child (STRATA_TRAIN_COMMAND) and the starter
+// model is not built (STRATA_NO_STARTER=1); pass "STRATA_TRAIN_COMMAND=" and
+// "STRATA_NO_STARTER=0" for the real thing.
 func StartServer(t testing.TB, dataDir string, env ...string) *Server {
 	t.Helper()
 	cmd := exec.Command(bins.strata, "server", "--data-dir", dataDir, "--addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(),
 		"STRATA_ACCESS_KEY_ID="+testAKID, "STRATA_SECRET_ACCESS_KEY="+testSecret, "STRATA_ACCOUNT_ID="+testAcct,
-		"STRATA_TRAIN_COMMAND="+bins.faketrain+" train", "STRATA_LOG_LEVEL=debug")
+		"STRATA_TRAIN_COMMAND="+bins.faketrain+" train", "STRATA_NO_STARTER=1", "STRATA_LOG_LEVEL=debug")
 	cmd.Env = append(cmd.Env, env...)
 	s := &Server{t: t, cmd: cmd, DataDir: dataDir, done: make(chan struct{})}
 	stdout, err := cmd.StdoutPipe()

@@ -1,5 +1,6 @@
 package cli
 
-// starterBuilder returns the function that builds the offline starter model
-// (engine/starter), or nil while that package is not available.
-func starterBuilder() func(dir string) (string, error) { return nil }
+import "github.com/strata-ml/strata/engine/starter"
+
+// starterBuilder returns the function that builds the offline starter model.
+func starterBuilder() func(dir string) (string, error) { return starter.Ensure }
