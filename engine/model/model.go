@@ -40,6 +40,24 @@
 //	// logits[i] is the last position's (V) logits of seqs[i] (all positions,
 //	// (T_new·V), when Seq.AllLogits)
 //
+// Adapters for serving come from lora.Load (a PEFT directory) or from
+// training; several sequences in one Step may share one adapter or each use
+// their own, over the same base weights, without merging.
+//
+// Loading: model.Load checks the weights exactly (engine/model/llama's
+// *WeightError names the directory and the tensor for a missing,
+// unexpected, wrongly shaped, non-float or NaN/Inf tensor); an unknown
+// architecture or unsupported option (rope_scaling other than llama3/linear,
+// mlp_bias, hidden_act other than silu, Qwen2 use_sliding_window) wraps
+// ErrUnsupported. Options.KeepBF16 keeps BF16 checkpoints as BF16 in memory
+// (decoded per use; LoRA and inference only — full fine-tuning converts to
+// float32), and Options.Recompute trades compute for activation memory.
+//
+// The concrete *llama.Model adds: Logits (full (B·T, V) logits, for tests
+// and small evaluations), Adapter (the trainable adapter), Weights (base
+// tensors by HF name), CheckAdapter, ReleaseBuffers (activation buffers are
+// kept between steps of the same batch shape), and llama.MergeInto.
+//
 // A Model is not safe for concurrent use; Step and ForwardBackward must not
 // run at the same time on one Model.
 package model

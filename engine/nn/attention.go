@@ -142,9 +142,14 @@ func (a *headArgs) forward() {
 	}
 }
 
-func newHeadArgs(d int) *headArgs {
-	return &headArgs{d: d, s: make([]float32, tileQ*tileK), acc: make([]float32, tileQ*d),
-		mrow: make([]float32, tileQ), l: make([]float32, tileQ)}
+func newHeadArgs(d int) *headArgs { return newHeadArgsRows(d, tileQ) }
+
+// newHeadArgsRows sizes the scratch for at most rows queries per tile
+// (decode steps have one).
+func newHeadArgsRows(d, rows int) *headArgs {
+	rows = max(1, min(rows, tileQ))
+	return &headArgs{d: d, s: make([]float32, rows*tileK), acc: make([]float32, rows*d),
+		mrow: make([]float32, rows), l: make([]float32, rows)}
 }
 
 // SegmentStarts returns, for each token, the index (within its row) of the
@@ -296,7 +301,7 @@ func AttentionCached(o, q, k, v []float32, nq, nk, qOff, h, hkv, d, window int) 
 	scale := float32(1 / math.Sqrt(float64(d)))
 	group := h / hkv
 	compute.Parallel(h, func(lo, hi int) {
-		a := newHeadArgs(d)
+		a := newHeadArgsRows(d, nq)
 		for hh := lo; hh < hi; hh++ {
 			kh := hh / group
 			a.q, a.ldq = q[hh*d:], hd

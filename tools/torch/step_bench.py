@@ -4,7 +4,8 @@ transformers + PEFT run it on a CPU: float32, eager attention (matmul, mask,
 softmax, matmul over the full T×T scores; torch 1.13 has no SDPA), full
 (B·T, V) logits then cross-entropy, PEFT-style LoRA (frozen base, lora_A /
 lora_B Linear layers, dropout 0). Prints one JSON line:
-{"mode", "tokens_per_s", "step_s", "peak_rss_mb", "threads", "torch"}.
+{"mode", "tokens_per_s", "step_s", "cpu_s_per_step", "peak_rss_mb", "threads", "torch"}
+(cpu_s_per_step, process CPU time, is comparable across runs on a shared machine).
 
 Usage: /usr/bin/python3 tools/torch/step_bench.py lora|full [steps] [threads]
 """
@@ -121,18 +122,20 @@ def main():
     ids = torch.randint(0, V, (B, T))
     targets = torch.randint(0, V, (B, T))
     params = [p for p in m.parameters() if p.requires_grad]
-    times = []
+    times, cpus = [], []
     for i in range(steps + 1):  # first step is warm-up
         for p in params:
             p.grad = None
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         loss = m(ids, targets)
         loss.backward()
-        dt = time.perf_counter() - t0
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
         if i > 0:
             times.append(dt)
+            cpus.append(dc)
     step = sum(times) / len(times)
-    print(json.dumps({"mode": mode, "tokens_per_s": B * T / step, "step_s": step, "loss": loss.item(),
+    print(json.dumps({"mode": mode, "tokens_per_s": B * T / step, "step_s": step,
+                      "cpu_s_per_step": sum(cpus) / len(cpus), "loss": loss.item(),
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "threads": threads, "torch": torch.__version__}))
 

@@ -20,9 +20,11 @@ for mode in $MODES; do
 	echo "$line"
 	gtok=$(echo "$line" | field tok/s)
 	grss=$(echo "$line" | field peakRSS_MB)
+	gcpu=$(echo "$line" | field cpu_s/step)
 	pt=$("$PY" tools/torch/step_bench.py "$mode" "$STEPS" 2)
 	echo "pytorch: $pt"
 	ptok=$(echo "$pt" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["tokens_per_s"])')
 	prss=$(echo "$pt" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["peak_rss_mb"])')
-	"$PY" -c "print('step $mode: strata %.1f tok/s, peak RSS %.0f MB | pytorch %.1f tok/s, peak RSS %.0f MB | speed ratio %.2fx, RSS ratio %.2fx' % ($gtok, $grss, $ptok, $prss, $gtok/$ptok, $grss/$prss))"
+	pcpu=$(echo "$pt" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["cpu_s_per_step"])')
+	"$PY" -c "print('step $mode: strata %.1f tok/s, %.1f cpu-s/step, peak RSS %.0f MB | pytorch %.1f tok/s, %.1f cpu-s/step, peak RSS %.0f MB | speed ratio %.2fx (wall), %.2fx (cpu), RSS ratio %.2fx' % ($gtok, $gcpu, $grss, $ptok, $pcpu, $prss, $gtok/$ptok, $pcpu/$gcpu, $grss/$prss))"
 done

@@ -2,6 +2,7 @@ package llama
 
 import (
 	"bufio"
+	"syscall"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -29,6 +30,15 @@ func randomBatch(b, t, v int, seed uint64) *model.Batch {
 		bt.Targets[i] = int32(r.IntN(v))
 	}
 	return bt
+}
+
+// cpuSeconds returns the process's user+system CPU time.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 // peakRSSMB returns the process's peak resident set (VmHWM) in MiB, or 0.
@@ -76,6 +86,7 @@ func BenchmarkTrainStepSmolLM2(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
+			cpu0 := cpuSeconds()
 			for b.Loop() {
 				m.ZeroGrad()
 				if _, _, err := m.ForwardBackward(batch); err != nil {
@@ -83,6 +94,8 @@ func BenchmarkTrainStepSmolLM2(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.N*batch.B*batch.T)/b.Elapsed().Seconds(), "tok/s")
+			// CPU seconds per step: comparable across runs on a shared machine.
+			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu_s/step")
 			b.ReportMetric(peakRSSMB(), "peakRSS_MB")
 		})
 	}
