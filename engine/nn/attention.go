@@ -61,13 +61,32 @@ func (a *headArgs) keyRange(i0, i1 int) (lo, hi int) {
 	return lo, hi
 }
 
-// visible reports whether query i sees key j.
-func (a *headArgs) visible(i, j int) bool {
+// maskRow sets to −Inf the entries of row (keys j0..j0+len(row)-1) that
+// query i may not see.
+func (a *headArgs) maskRow(row []float32, i, j0 int) {
+	negInf := float32(math.Inf(-1))
 	ai := a.qOff + i
-	if j > ai || (a.window > 0 && ai-j >= a.window) {
-		return false
+	n := len(row)
+	hi := min(max(ai-j0+1, 0), n) // causal: keys after ai
+	for j := hi; j < n; j++ {
+		row[j] = negInf
 	}
-	return a.segQ == nil || a.segQ[i] == a.segK[j]
+	lo := 0
+	if a.window > 0 {
+		lo = min(max(ai-a.window+1-j0, 0), n) // window: keys at or before ai-window
+		for j := 0; j < lo; j++ {
+			row[j] = negInf
+		}
+	}
+	if a.segQ != nil {
+		sq := a.segQ[i]
+		sk := a.segK[j0:]
+		for j := lo; j < hi; j++ {
+			if sk[j] != sq {
+				row[j] = negInf
+			}
+		}
+	}
 }
 
 // fullTile reports whether every (i, j) in the tile is visible.
@@ -99,11 +118,7 @@ func (a *headArgs) forward() {
 			for i := range nqt {
 				row := a.s[i*tileK : i*tileK+nkt]
 				if !full {
-					for j := range row {
-						if !a.visible(i0+i, j0+j) {
-							row[j] = negInf
-						}
-					}
+					a.maskRow(row, i0+i, j0)
 				}
 				mx := a.mrow[i]
 				for _, x := range row {
@@ -215,7 +230,6 @@ func AttentionBackward(dq, dk, dv, do, o, lse, q, k, v []float32, seg, segLo []i
 	hd, kd, d := s.H*s.D, s.Hkv*s.D, s.D
 	scale := float32(1 / math.Sqrt(float64(d)))
 	group := s.H / s.Hkv
-	negInf := float32(math.Inf(-1))
 	compute.Parallel(s.B*s.Hkv, func(lo, hi int) {
 		a := newHeadArgs(d)
 		dp := make([]float32, tileQ*tileK)
@@ -260,11 +274,7 @@ func AttentionBackward(dq, dk, dv, do, o, lse, q, k, v []float32, seg, segLo []i
 						for i := range nqt {
 							row := a.s[i*tileK : i*tileK+nkt]
 							if !full {
-								for j := range row {
-									if !a.visible(i0+i, j0+j) {
-										row[j] = negInf
-									}
-								}
+								a.maskRow(row, i0+i, j0)
 							}
 							ExpSubSum(row, row, lh[i0+i])
 						}
