@@ -218,29 +218,32 @@ func TestParityTorchGradients(t *testing.T) {
 				}
 				t.Logf("recompute=%v: %d params, worst relative grad diff %.3g", recompute, len(ps), worst)
 			}
-			// LoRA
-			m := loadParityModel(t, f)
-			a := f.adapter(t, m)
-			if err := m.AttachLoRA(a); err != nil {
-				t.Fatal(err)
-			}
-			for _, w := range m.Weights() {
-				if w.Grad != nil {
-					t.Fatalf("%s has a gradient buffer in LoRA mode", w.Name)
+			// LoRA, with and without recomputation
+			for _, recompute := range []bool{false, true} {
+				m := loadParityModel(t, f)
+				m.opt.Recompute = recompute
+				a := f.adapter(t, m)
+				if err := m.AttachLoRA(a); err != nil {
+					t.Fatal(err)
 				}
+				for _, w := range m.Weights() {
+					if w.Grad != nil {
+						t.Fatalf("%s has a gradient buffer in LoRA mode", w.Name)
+					}
+				}
+				loss, _, err := m.ForwardBackward(f.batch())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := float64(f.t["lora_loss"].F32[0]); math.Abs(loss-want) > 1e-5*want {
+					t.Errorf("lora loss %v, want %v", loss, want)
+				}
+				worst := 0.0
+				for _, p := range m.Params() {
+					worst = max(worst, checkGrad(t, p.Name, p.Grad, f.t["lora_grad."+p.Name].F32))
+				}
+				t.Logf("lora recompute=%v: %d params, worst relative grad diff %.3g", recompute, len(m.Params()), worst)
 			}
-			loss, _, err := m.ForwardBackward(f.batch())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := float64(f.t["lora_loss"].F32[0]); math.Abs(loss-want) > 1e-5*want {
-				t.Errorf("lora loss %v, want %v", loss, want)
-			}
-			worst := 0.0
-			for _, p := range m.Params() {
-				worst = max(worst, checkGrad(t, p.Name, p.Grad, f.t["lora_grad."+p.Name].F32))
-			}
-			t.Logf("lora: %d params, worst relative grad diff %.3g", len(m.Params()), worst)
 		})
 	}
 }
