@@ -92,7 +92,7 @@ func (h *Handler) uploadPart(req *request) error {
 		return err
 	}
 	uploadID := req.r.URL.Query().Get("uploadId")
-	u, _, err := b.ListParts(req.r.Context(), req.key, uploadID)
+	u, err := b.Upload(req.r.Context(), req.key, uploadID)
 	if err != nil {
 		return err
 	}
@@ -143,7 +143,7 @@ func (h *Handler) uploadPartCopy(req *request) error {
 		rng = &r
 	}
 	uploadID := req.r.URL.Query().Get("uploadId")
-	u, _, err := b.ListParts(req.r.Context(), req.key, uploadID)
+	u, err := b.Upload(req.r.Context(), req.key, uploadID)
 	if err != nil {
 		return err
 	}

@@ -164,6 +164,15 @@ func (b *Bucket) UploadPart(ctx context.Context, key, uploadID string, n int, r 
 	return p, nil
 }
 
+// Upload returns an upload's record (without listing its parts).
+func (b *Bucket) Upload(ctx context.Context, key, uploadID string) (Upload, error) {
+	u, err := b.upload(key, uploadID)
+	if err != nil {
+		return Upload{}, b.wrapErr("get multipart upload", key, err)
+	}
+	return u, nil
+}
+
 // ListParts returns an upload and its parts in part-number order.
 func (b *Bucket) ListParts(ctx context.Context, key, uploadID string) (Upload, []Part, error) {
 	u, err := b.upload(key, uploadID)

@@ -65,7 +65,7 @@ func TestConformanceEmbeddedEndpoint(t *testing.T) {
 
 // minioBin returns the MinIO server binary ($STRATA_MINIO_BIN, else the
 // deps.sh cache), skipping (failing under CI=true) when it is missing.
-func minioBin(t *testing.T) string {
+func minioBin(t testing.TB) string {
 	p := os.Getenv("STRATA_MINIO_BIN")
 	if p == "" {
 		home, _ := os.UserHomeDir()
@@ -84,7 +84,7 @@ func minioBin(t *testing.T) string {
 	return p
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +95,7 @@ func freePort(t *testing.T) string {
 
 // startMinIO runs a MinIO server on a loopback port with a temporary data
 // directory for the duration of t.
-func startMinIO(t *testing.T) (endpoint, user, password string) {
+func startMinIO(t testing.TB) (endpoint, user, password string) {
 	bin := minioBin(t)
 	addr, console := freePort(t), freePort(t)
 	var pw [12]byte
