@@ -133,8 +133,18 @@ func TestBigFileChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	enc := testEncoder()
+	// STRATA_DATASET_BIG_TOKENIZER=1 counts with the real Llama 3.1
+	// tokenizer and chat template (engine/tokenizer, engine/template).
+	if os.Getenv("STRATA_DATASET_BIG_TOKENIZER") != "" {
+		m, err := LoadModel(oracleModelDir(t, "tokenizer-llama3_1", tinyLlamaConfig), EngineTemplates)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc = m.Encoder
+	}
 	start := time.Now()
-	r, err := Validate(context.Background(), Config{Family: FamilyOpen, Type: FineTuning, Encoder: testEncoder(), ContextLength: 8192}, src)
+	r, err := Validate(context.Background(), Config{Family: FamilyOpen, Type: FineTuning, Encoder: enc, ContextLength: 8192}, src)
 	if err != nil {
 		t.Fatal(err)
 	}
