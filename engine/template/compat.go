@@ -24,7 +24,7 @@ func pyStrMethods(base *exec.MethodSet[string]) *exec.MethodSet[string] {
 	for _, name := range []string{"capitalize", "casefold", "center", "count", "encode", "endswith", "expandtabs", "find",
 		"format", "format_map", "isalnum", "isalpha", "isascii", "isdecimal", "isdigit", "islower", "isnumeric",
 		"isprintable", "isspace", "istitle", "isupper", "join", "ljust", "lower", "partition", "removeprefix",
-		"removesuffix", "rfind", "rjust", "rpartition", "splitlines", "startswith", "swapcase", "title", "upper", "zfill"} {
+		"removesuffix", "rfind", "rjust", "rpartition", "splitlines", "swapcase", "title", "upper", "zfill"} {
 		if fn, ok := base.Get(name); ok {
 			m[name] = fn
 		}
@@ -60,6 +60,49 @@ func pyStrMethods(base *exec.MethodSet[string]) *exec.MethodSet[string] {
 			return self, nil
 		}
 	}
+	affix := func(suffix bool) exec.Method[string] {
+		return func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+			if len(args.Args) < 1 || len(args.Args) > 3 {
+				return nil, errors.New("startswith/endswith take 1 to 3 arguments")
+			}
+			rs := []rune(self)
+			a, e := 0, len(rs)
+			clamp := func(i int) int {
+				if i < 0 {
+					i += len(rs)
+				}
+				return min(max(i, 0), len(rs))
+			}
+			if len(args.Args) > 1 && !args.Args[1].IsNil() {
+				a = clamp(args.Args[1].Integer())
+			}
+			if len(args.Args) > 2 && !args.Args[2].IsNil() {
+				e = clamp(args.Args[2].Integer())
+			}
+			if a > e {
+				return false, nil
+			}
+			sub := string(rs[a:e])
+			var cands []string
+			if p := args.Args[0]; p.IsString() {
+				cands = []string{p.String()}
+			} else if p.IsList() {
+				for i := range p.Len() {
+					cands = append(cands, p.Index(i).String())
+				}
+			} else {
+				return nil, errors.New("TypeError: startswith/endswith first arg must be str or a tuple of str")
+			}
+			for _, c := range cands {
+				if (suffix && strings.HasSuffix(sub, c)) || (!suffix && strings.HasPrefix(sub, c)) {
+					return true, nil
+				}
+			}
+			return false, nil
+		}
+	}
+	m["startswith"] = affix(false)
+	m["endswith"] = affix(true)
 	m["strip"] = stripper(true, true)
 	m["lstrip"] = stripper(true, false)
 	m["rstrip"] = stripper(false, true)

@@ -11,7 +11,14 @@ const condFunc = "__strata_cond"
 // choice, which differs from Jinja only when the untaken branch fails.
 // Conditionals at the top level of {{ }} and {% set %} are left to gonja,
 // which evaluates them lazily.
-func rewriteConditionals(src string) string {
+func rewriteConditionals(src string) string { return rewriteTags(src, false) }
+
+// rewriteConditionalsAll also rewrites the top-level conditional of
+// {% set %} tags. It is the fallback for templates gonja cannot parse
+// otherwise.
+func rewriteConditionalsAll(src string) string { return rewriteTags(src, true) }
+
+func rewriteTags(src string, sets bool) string {
 	if !strings.Contains(src, " if ") && !strings.Contains(src, "\nif ") {
 		return src
 	}
@@ -62,10 +69,84 @@ func rewriteConditionals(src string) string {
 			i = end + k
 			continue
 		}
-		sb.WriteString(rewriteExpr(body, false))
+		body = rewriteExpr(body, false)
+		if sets && closer == "%}" {
+			body = rewriteSet(body)
+		}
+		sb.WriteString(body)
 		i = end
 	}
 	return sb.String()
+}
+
+// rewriteSet rewrites the tag body "set x = A if B else C" into
+// "if B %}{%- set x = A -%}{%- else -%}{%- set x = C -%}{%- endif", which
+// keeps Jinja's lazy evaluation (an if block shares its scope).
+func rewriteSet(body string) string {
+	lead := len(body) - len(strings.TrimLeft(body, "-+ \t\n\r"))
+	b := body[lead:]
+	if !strings.HasPrefix(b, "set ") {
+		return body
+	}
+	eq := -1
+	for _, t := range scanExpr(body) {
+		if t.kind == 'p' && body[t.a] == '=' && (t.b >= len(body) || body[t.b] != '=') && (t.a == 0 || !strings.ContainsRune("=!<>", rune(body[t.a-1]))) {
+			eq = t.a
+			break
+		}
+	}
+	if eq < 0 {
+		return body
+	}
+	target := strings.TrimSpace(body[lead+len("set ") : eq])
+	rhs := body[eq+1:]
+	trail := ""
+	if k := strings.LastIndexAny(rhs, "-+"); k >= 0 && strings.TrimSpace(rhs[k+1:]) == "" {
+		rhs, trail = rhs[:k], rhs[k:]
+	}
+	x, cond, y, hasElse, ok := splitCond(rhs)
+	if !ok {
+		return body
+	}
+	out := body[:lead] + "if " + cond + " -%}{%- " + rewriteSet("set "+target+" = "+x)
+	if hasElse {
+		out += " -%}{%- else -%}{%- " + rewriteSet("set "+target+" = "+y)
+	} else {
+		out += " -%}{%- else -%}{%- set " + target + " = none"
+	}
+	return out + " -%}{%- endif " + trail
+}
+
+// splitCond splits "A if B else C" at depth 0.
+func splitCond(e string) (a, b, c string, hasElse, ok bool) {
+	toks := scanExpr(e)
+	depth, ifAt, elseAt := 0, -1, -1
+	for k, t := range toks {
+		switch t.kind {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case 'n':
+			if depth != 0 {
+				continue
+			}
+			switch w := e[t.a:t.b]; {
+			case w == "if" && ifAt < 0 && k > 0:
+				ifAt = k
+			case w == "else" && ifAt >= 0 && elseAt < 0:
+				elseAt = k
+			}
+		}
+	}
+	if ifAt < 0 {
+		return "", "", "", false, false
+	}
+	a = strings.TrimSpace(e[toks[0].a:toks[ifAt].a])
+	if elseAt < 0 {
+		return a, strings.TrimSpace(e[toks[ifAt].b:]), "", false, true
+	}
+	return a, strings.TrimSpace(e[toks[ifAt].b:toks[elseAt].a]), strings.TrimSpace(e[toks[elseAt].b:]), true, true
 }
 
 func isRawTag(body string) bool {

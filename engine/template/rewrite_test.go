@@ -21,3 +21,18 @@ func TestRewriteConditionals(t *testing.T) {
 		}
 	}
 }
+
+func TestRewriteSet(t *testing.T) {
+	in := "{%- set r = r if r is not undefined else (false if e else true) -%}"
+	want := "{%- if r is not undefined -%}{%- set r = r -%}{%- else -%}{%- set r = (__strata_cond(e, false, true)) -%}{%- endif -%}"
+	if got := rewriteConditionalsAll(in); got != want {
+		t.Errorf("rewriteConditionalsAll(%q) =\n %q, want\n %q", in, got, want)
+	}
+	tpl, err := New("{% set x = 'a' if y is defined else 'b' %}{{ x }}", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := tpl.Render(Input{}); got != "b" {
+		t.Errorf("Render = %q, want b", got)
+	}
+}

@@ -124,19 +124,29 @@ const rootName = "/chat_template"
 // New compiles a chat template.
 func New(src string, opts Options) (*Template, error) {
 	env := newEnvironment()
-	loader, err := loaders.NewMemoryLoader(map[string]string{rootName: rewriteConditionals(src)})
+	tpl, err := compile(rewriteConditionals(src), env)
 	if err != nil {
-		return nil, &Error{Err: err}
+		// Retry with every {% set %} conditional rewritten too.
+		if tpl2, err2 := compile(rewriteConditionalsAll(src), env); err2 == nil {
+			tpl, err = tpl2, nil
+		}
+	}
+	if err != nil {
+		return nil, wrapErr(stripSource(err, rewriteConditionals(src)))
+	}
+	return &Template{src: src, tpl: tpl, opts: opts, env: env}, nil
+}
+
+func compile(src string, env *exec.Environment) (*exec.Template, error) {
+	loader, err := loaders.NewMemoryLoader(map[string]string{rootName: src})
+	if err != nil {
+		return nil, err
 	}
 	cfg := config.New()
 	cfg.TrimBlocks = true
 	cfg.LeftStripBlocks = true
 	cfg.KeepTrailingNewline = false
-	tpl, err := newTemplateSafe(cfg, loader, env)
-	if err != nil {
-		return nil, wrapErr(stripSource(err, rewriteConditionals(src)))
-	}
-	return &Template{src: src, tpl: tpl, opts: opts, env: env}, nil
+	return newTemplateSafe(cfg, loader, env)
 }
 
 // newTemplateSafe turns parser panics into errors.
