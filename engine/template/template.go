@@ -90,6 +90,7 @@ type RaiseError struct {
 	Message string
 }
 
+// Error implements error.
 func (e *RaiseError) Error() string { return "raise_exception: " + e.Message }
 
 // Error is a template compile or render failure, with the template line
@@ -99,6 +100,7 @@ type Error struct {
 	Err  error
 }
 
+// Error implements error.
 func (e *Error) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("template: line %d: %v", e.Line, e.Err)
@@ -106,6 +108,7 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("template: %v", e.Err)
 }
 
+// Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
 
 var lineRe = regexp.MustCompile(`(?i)line[:= ]\s*(\d+)`)

@@ -209,3 +209,24 @@ func FuzzEncodeDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestEncodeBatchMatchesEncode(t *testing.T) {
+	js, err := TrainBPE(slices.Values(hardStrings), TrainOptions{VocabSize: 400, SpecialTokens: []string{"<s>"}, BOS: "<s>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := FromJSON(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := append(slices.Clone(hardStrings), randomStrings(200, 4)...)
+	got := tk.EncodeBatch(texts, true)
+	for i, s := range texts {
+		if want := tk.Encode(s, true); !slices.Equal(got[i], want) {
+			t.Errorf("EncodeBatch[%d] = %v, want %v", i, got[i], want)
+		}
+	}
+	if tk.BOS() != 0 {
+		t.Errorf("BOS() = %d, want 0 from the post-processor", tk.BOS())
+	}
+}
