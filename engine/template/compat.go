@@ -392,3 +392,47 @@ func filterDictSort(e *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *ex
 	}
 	return exec.AsValue(out)
 }
+
+// maxMacroDepth bounds macro recursion so a recursive template fails with an
+// error instead of exhausting the stack.
+const maxMacroDepth = 200
+
+const depthVar = "__strata_macro_depth"
+
+// guardedMacro wraps {% macro %} so calls count their depth.
+type guardedMacro struct {
+	*controlStructures.MacroControlStructure
+}
+
+func (g guardedMacro) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
+	macro, err := exec.MacroNodeToFunc(g.Macro, r)
+	if err != nil {
+		return fmt.Errorf("macro %s: %w", g.Name, err)
+	}
+	depth, _ := r.Environment.Context.Get(depthVar)
+	counter, _ := depth.(*int)
+	name, line := g.Name, g.Location.Line
+	r.Environment.Context.Set(g.Name, exec.Macro(func(params *exec.VarArgs) *exec.Value {
+		if counter != nil {
+			if *counter >= maxMacroDepth {
+				return exec.AsValue(fmt.Errorf("macro %s (line %d): recursion deeper than %d", name, line, maxMacroDepth))
+			}
+			*counter++
+			defer func() { *counter-- }()
+		}
+		return macro(params)
+	}))
+	return nil
+}
+
+func macroParser(p *parser.Parser, args *parser.Parser) (nodes.ControlStructure, error) {
+	base, _ := builtins.ControlStructures.Get("macro")
+	cs, err := base(p, args)
+	if err != nil {
+		return nil, err
+	}
+	if m, ok := cs.(*controlStructures.MacroControlStructure); ok {
+		return guardedMacro{m}, nil
+	}
+	return cs, nil
+}

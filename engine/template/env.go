@@ -25,6 +25,7 @@ func newEnvironment() *exec.Environment {
 	cs := exec.NewControlStructureSet(map[string]parser.ControlStructureParser{}).Update(builtins.ControlStructures)
 	_ = cs.Register("generation", generationParser)
 	_ = cs.Replace("for", forParser)
+	_ = cs.Replace("macro", macroParser)
 	ctx := exec.EmptyContext().Update(builtins.GlobalFunctions).Update(builtins.GlobalVariables)
 	ctx.Set("raise_exception", raiseException)
 	ctx.Set("range", rangeFunc)

@@ -366,6 +366,7 @@ func (t *Template) render(in Input, spans *[]Span) (out string, _ bool, err erro
 	}
 	w := &countingWriter{spans: spans}
 	ctxMap["strftime_now"] = t.strftimeNow
+	ctxMap[depthVar] = new(int)
 	var raised *RaiseError
 	ctxMap["raise_exception"] = func(msg string) (string, error) {
 		raised = &RaiseError{Message: msg}

@@ -58,6 +58,7 @@ func TestRenderErrors(t *testing.T) {
 		{"bad syntax", "a\n\n{{ 1 + }}", 3, ""},
 		{"list append is unsafe", "{% set l = [] %}\n{% set _ = l.append(1) %}", 2, ""},
 		{"iterate None", "x\n{% for t in tools %}{{ t }}{% endfor %}", 0, ""},
+		{"infinite recursion", "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}\n{{ f(0) }}", 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
