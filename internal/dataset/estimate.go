@@ -91,10 +91,16 @@ func plan(l Limits, hp map[string]string, records, tokens, lossTokens, valTokens
 }
 
 // ThroughputProbe measures training throughput of the base model on this
-// machine: forward and backward over a batch×seqLen batch, a few steps,
-// in tokens per second.
+// machine: forward and backward over a batch of about batch×seqLen tokens
+// (it may measure a smaller shape), a few steps.
 type ThroughputProbe interface {
-	TrainTokensPerSecond(ctx context.Context, batch, seqLen int) (float64, error)
+	Measure(ctx context.Context, batch, seqLen int) (ProbeResult, error)
+}
+
+// ProbeResult is a measured training throughput and the shape measured.
+type ProbeResult struct {
+	TokensPerSecond float64
+	Batch, SeqLen   int
 }
 
 // TimeEstimate is the estimated wall time of the training run.

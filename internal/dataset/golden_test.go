@@ -17,8 +17,8 @@ var update = flag.Bool("update", false, "rewrite golden files in testdata/golden
 // fixedProbe reports a constant throughput.
 type fixedProbe float64
 
-func (p fixedProbe) TrainTokensPerSecond(context.Context, int, int) (float64, error) {
-	return float64(p), nil
+func (p fixedProbe) Measure(_ context.Context, batch, seqLen int) (ProbeResult, error) {
+	return ProbeResult{TokensPerSecond: float64(p), Batch: batch, SeqLen: seqLen}, nil
 }
 
 // tinyModel is a 2-layer Llama-shaped model for memory estimates.

@@ -1,11 +1,15 @@
 package dataset
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/strata-ml/strata/engine/lora"
@@ -107,17 +111,34 @@ type ModelProbe struct {
 	Method   string
 	LoRARank int
 	// MinSteps and MinTime bound the timed part: at least MinSteps steps
-	// (default 2) and MinTime (default 2s), after one warm-up step.
+	// (default 1) and MinTime (default 1s), after one warm-up step.
 	MinSteps int
 	MinTime  time.Duration
 }
 
-// TrainTokensPerSecond implements ThroughputProbe.
-func (p *ModelProbe) TrainTokensPerSecond(ctx context.Context, batch, seqLen int) (float64, error) {
+// Measure implements ThroughputProbe. It refuses models whose
+// weights would not fit in the memory available, and shortens the batch
+// so one step stays near 2 TFLOP (6·params·tokens), a few seconds of CPU.
+func (p *ModelProbe) Measure(ctx context.Context, batch, seqLen int) (ProbeResult, error) {
 	lo := p.Method != "full"
+	if info, err := ReadModelInfo(p.Dir); err == nil {
+		n := info.Params()
+		need := n * 16 // weights, gradients and AdamW moments in F32
+		if lo {
+			need = n * 2 // frozen weights kept as BF16
+		}
+		if avail := memAvailable(); avail > 0 && need > avail*8/10 {
+			return ProbeResult{}, fmt.Errorf("dataset: probe: the model needs about %d MiB to train, %d MiB are available", need>>20, avail>>20)
+		}
+		if n > 0 {
+			if maxTok := int(2e12 / (6 * float64(n))); batch*seqLen > maxTok {
+				batch, seqLen = 1, max(16, min(seqLen, maxTok))
+			}
+		}
+	}
 	m, err := model.Load(p.Dir, model.Options{KeepBF16: lo})
 	if err != nil {
-		return 0, fmt.Errorf("dataset: probe: %w", err)
+		return ProbeResult{}, fmt.Errorf("dataset: probe: %w", err)
 	}
 	if lo {
 		r := p.LoRARank
@@ -125,7 +146,7 @@ func (p *ModelProbe) TrainTokensPerSecond(ctx context.Context, batch, seqLen int
 			r = 8
 		}
 		if _, err := m.EnableLoRA(lora.Config{Rank: r, Alpha: float64(2 * r)}, 1); err != nil {
-			return 0, fmt.Errorf("dataset: probe: %w", err)
+			return ProbeResult{}, fmt.Errorf("dataset: probe: %w", err)
 		}
 	}
 	cfg := m.Config()
@@ -146,27 +167,24 @@ func (p *ModelProbe) TrainTokensPerSecond(ctx context.Context, batch, seqLen int
 		return err
 	}
 	if err := step(); err != nil { // warm-up: buffers, caches
-		return 0, fmt.Errorf("dataset: probe: %w", err)
+		return ProbeResult{}, fmt.Errorf("dataset: probe: %w", err)
 	}
 	minSteps, minTime := max(p.MinSteps, 1), p.MinTime
-	if p.MinSteps == 0 {
-		minSteps = 2
-	}
 	if minTime == 0 {
-		minTime = 2 * time.Second
+		minTime = time.Second
 	}
 	start := time.Now()
 	steps := 0
 	for steps < minSteps || time.Since(start) < minTime {
 		if err := ctx.Err(); err != nil {
-			return 0, errors.Join(errors.New("dataset: probe canceled"), err)
+			return ProbeResult{}, errors.Join(errors.New("dataset: probe canceled"), err)
 		}
 		if err := step(); err != nil {
-			return 0, fmt.Errorf("dataset: probe: %w", err)
+			return ProbeResult{}, fmt.Errorf("dataset: probe: %w", err)
 		}
 		steps++
 	}
-	return float64(steps*n) / time.Since(start).Seconds(), nil
+	return ProbeResult{TokensPerSecond: float64(steps*n) / time.Since(start).Seconds(), Batch: batch, SeqLen: seqLen}, nil
 }
 
 // EncodeIDs tokenizes text without special tokens or offsets.
@@ -181,3 +199,23 @@ func (e EngineTokenizer) EncodeIDs(text string) (_ []int32, err error) {
 
 // IsSpecial reports whether id is a special added token.
 func (e EngineTokenizer) IsSpecial(id int32) bool { return e.T.IsSpecial(id) }
+
+// memAvailable returns MemAvailable from /proc/meminfo in bytes, or 0.
+func memAvailable() int64 {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "MemAvailable:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
+}

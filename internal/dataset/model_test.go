@@ -92,12 +92,12 @@ func TestModelProbe(t *testing.T) {
 	if err := saveRandomModel(dir); err != nil {
 		t.Fatal(err)
 	}
-	tps, err := p.TrainTokensPerSecond(context.Background(), 1, 32)
+	res, err := p.Measure(context.Background(), 1, 32)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !(tps > 0) {
-		t.Errorf("tokens/s = %v, want > 0", tps)
+	if !(res.TokensPerSecond > 0) || res.Batch != 1 || res.SeqLen != 32 {
+		t.Errorf("Measure = %+v, want > 0 tokens/s at 1×32", res)
 	}
 }
 

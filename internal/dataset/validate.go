@@ -254,14 +254,15 @@ func Validate(ctx context.Context, cfg Config, train Source, validation ...Sourc
 	if cfg.Probe != nil && seq > 0 && ts.Total.Sum > 0 {
 		// A short batch-1 probe: CPU training throughput in tokens/s barely
 		// depends on the batch size, and a long probe would cost more than
-		// the validation itself.
-		probeSeq, probeBatch := min(seq, 256), 1
-		tps, err := cfg.Probe.TrainTokensPerSecond(ctx, probeBatch, probeSeq)
+		// the validation itself. The probe may shorten it further for large
+		// models; the time estimate ignores attention's growth with length.
+		probeSeq, probeBatch := min(seq, 128), 1
+		res, err := cfg.Probe.Measure(ctx, probeBatch, probeSeq)
 		if err != nil {
 			rep.Notes = append(rep.Notes, "throughput probe failed: "+err.Error())
-		} else if tps > 0 {
-			rep.Time = &TimeEstimate{TokensPerSecond: tps, ProbeBatch: probeBatch, ProbeSeqLen: probeSeq,
-				Seconds: (float64(p.TrainedTokens) + float64(p.ValidationTokens)/3) / tps}
+		} else if res.TokensPerSecond > 0 {
+			rep.Time = &TimeEstimate{TokensPerSecond: res.TokensPerSecond, ProbeBatch: res.Batch, ProbeSeqLen: res.SeqLen,
+				Seconds: (float64(p.TrainedTokens) + float64(p.ValidationTokens)/3) / res.TokensPerSecond}
 		}
 	}
 	if v.previewRaw != nil {
