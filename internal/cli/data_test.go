@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/strata-ml/strata/engine/model"
 )
 
 // dataModelDir builds a model directory with the Llama 3.1 tokenizer from
@@ -100,6 +102,32 @@ func TestDataValidate(t *testing.T) {
 			}
 		})
 	}
+	t.Run("probe", func(t *testing.T) {
+		cfg, err := model.LoadConfig(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := model.New(cfg, 1, model.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mdir := t.TempDir()
+		if err := m.Save(mdir); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{"tokenizer.json", "tokenizer_config.json"} {
+			if err := os.Symlink(filepath.Join(dir, f), filepath.Join(mdir, f)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var stdout, stderr bytes.Buffer
+		if code := Run(context.Background(), []string{"data", "validate", goodFile, "--model", mdir}, &stdout, &stderr); code != 0 {
+			t.Fatalf("exit %d; stderr %s", code, stderr.String())
+		}
+		if !strings.Contains(stdout.String(), "Time: about ") || !strings.Contains(stdout.String(), "tokens/s (measured: forward+backward, batch 1 × ") {
+			t.Errorf("no measured time estimate:\n%s", stdout.String())
+		}
+	})
 	t.Run("json", func(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		code := Run(context.Background(), []string{"data", "validate", badFile, "--model", dir, "--no-probe", "--json", "--progress", "always"}, &stdout, &stderr)
