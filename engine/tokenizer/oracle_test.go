@@ -71,6 +71,9 @@ var families = map[string]string{
 }
 
 var (
+	spmOnce  sync.Once
+	spmDir   string
+	spmErr   error
 	gpt2Once sync.Once
 	gpt2Dir  string
 	gpt2Err  error
@@ -81,6 +84,32 @@ var (
 // familyDir returns the directory holding the family's tokenizer.json.
 func familyDir(t testing.TB, name string) string {
 	t.Helper()
+	if name == "llama2" {
+		spmOnce.Do(func() {
+			p := filepath.Join(llamacppDir(), "models", "ggml-vocab-llama-spm.gguf")
+			if _, err := os.Stat(p); err != nil {
+				spmErr = err
+				return
+			}
+			toks, scores, err := readGGUFVocab(p)
+			if err != nil {
+				spmErr = err
+				return
+			}
+			js, err := spmToTokenizerJSON(toks, scores)
+			if err != nil {
+				spmErr = err
+				return
+			}
+			if spmDir, spmErr = os.MkdirTemp("", "strata-llama2-"); spmErr == nil {
+				spmErr = os.WriteFile(filepath.Join(spmDir, "tokenizer.json"), js, 0o644)
+			}
+		})
+		if spmErr != nil {
+			missing(t, "llama-spm vocab: %v", spmErr)
+		}
+		return spmDir
+	}
 	if name == "gpt2" {
 		needNode(t)
 		gpt2Once.Do(func() {
@@ -167,8 +196,10 @@ func runOracle(t testing.TB, jobs []oracleJob) []oracleResult {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if gpt2Dir != "" {
-		os.RemoveAll(gpt2Dir)
+	for _, d := range []string{gpt2Dir, spmDir} {
+		if d != "" {
+			os.RemoveAll(d)
+		}
 	}
 	os.Exit(code)
 }

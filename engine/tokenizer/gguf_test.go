@@ -1,0 +1,205 @@
+package tokenizer
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"testing"
+	"unicode/utf8"
+)
+
+// readGGUFVocab reads tokenizer.ggml.tokens and .scores from a vocab-only
+// GGUF file (llama.cpp's ggml-vocab-*.gguf).
+func readGGUFVocab(path string) (tokens []string, scores []float32, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	r := bufio.NewReader(f)
+	le := binary.LittleEndian
+	var hdr struct {
+		Magic   [4]byte
+		Version uint32
+		Tensors uint64
+		KVs     uint64
+	}
+	if err := binary.Read(r, le, &hdr); err != nil {
+		return nil, nil, err
+	}
+	if string(hdr.Magic[:]) != "GGUF" {
+		return nil, nil, fmt.Errorf("%s: not a GGUF file", path)
+	}
+	readStr := func() (string, error) {
+		var n uint64
+		if err := binary.Read(r, le, &n); err != nil {
+			return "", err
+		}
+		b := make([]byte, n)
+		_, err := io.ReadFull(r, b)
+		return string(b), err
+	}
+	sizes := map[uint32]int{0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+	var readVal func(typ uint32, key string) error
+	readVal = func(typ uint32, key string) error {
+		switch typ {
+		case 8:
+			_, err := readStr()
+			return err
+		case 9:
+			var et uint32
+			var n uint64
+			if err := binary.Read(r, le, &et); err != nil {
+				return err
+			}
+			if err := binary.Read(r, le, &n); err != nil {
+				return err
+			}
+			for i := uint64(0); i < n; i++ {
+				switch {
+				case et == 8 && key == "tokenizer.ggml.tokens":
+					s, err := readStr()
+					if err != nil {
+						return err
+					}
+					tokens = append(tokens, s)
+				case et == 6 && key == "tokenizer.ggml.scores":
+					var v uint32
+					if err := binary.Read(r, le, &v); err != nil {
+						return err
+					}
+					scores = append(scores, math.Float32frombits(v))
+				default:
+					if err := readVal(et, ""); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}
+		n, ok := sizes[typ]
+		if !ok {
+			return fmt.Errorf("gguf: unknown type %d", typ)
+		}
+		_, err := r.Discard(n)
+		return err
+	}
+	for i := uint64(0); i < hdr.KVs; i++ {
+		key, err := readStr()
+		if err != nil {
+			return nil, nil, err
+		}
+		var typ uint32
+		if err := binary.Read(r, le, &typ); err != nil {
+			return nil, nil, err
+		}
+		if err := readVal(typ, key); err != nil {
+			return nil, nil, err
+		}
+	}
+	return tokens, scores, nil
+}
+
+// spmToTokenizerJSON converts a SentencePiece BPE vocabulary to the
+// tokenizer.json transformers' LlamaConverter produces (legacy Llama 2):
+// merges from SentencePieceExtractor (every split of a piece into two
+// pieces, ordered by the merged piece's score), byte fallback, fuse_unk.
+func spmToTokenizerJSON(tokens []string, scores []float32) ([]byte, error) {
+	vocab := make(map[string]int, len(tokens))
+	for i, t := range tokens {
+		vocab[t] = i
+	}
+	type merge struct {
+		l, r  string
+		score float32
+	}
+	var merges []merge
+	for _, piece := range tokens {
+		runes := []rune(piece)
+		var local []merge
+		for k := 1; k < len(runes); k++ {
+			l, r := string(runes[:k]), string(runes[k:])
+			if _, ok := vocab[l]; !ok {
+				continue
+			}
+			if _, ok := vocab[r]; !ok {
+				continue
+			}
+			local = append(local, merge{l, r, scores[vocab[piece]]})
+		}
+		sort.SliceStable(local, func(i, j int) bool {
+			if vocab[local[i].l] != vocab[local[j].l] {
+				return vocab[local[i].l] < vocab[local[j].l]
+			}
+			return vocab[local[i].r] < vocab[local[j].r]
+		})
+		merges = append(merges, local...)
+	}
+	sort.SliceStable(merges, func(i, j int) bool { return merges[i].score > merges[j].score })
+	ms := make([][2]string, len(merges))
+	for i, m := range merges {
+		ms[i] = [2]string{m.l, m.r}
+	}
+	added := []map[string]any{}
+	for i, c := range []string{tokens[0], "<s>", "</s>"} {
+		added = append(added, map[string]any{"id": i, "content": c, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true})
+	}
+	doc := map[string]any{
+		"added_tokens": added,
+		"normalizer": map[string]any{"type": "Sequence", "normalizers": []any{
+			map[string]any{"type": "Prepend", "prepend": "▁"},
+			map[string]any{"type": "Replace", "pattern": map[string]any{"String": " "}, "content": "▁"}}},
+		"pre_tokenizer": nil,
+		"post_processor": map[string]any{"type": "TemplateProcessing",
+			"single":         []any{map[string]any{"SpecialToken": map[string]any{"id": "<s>", "type_id": 0}}, map[string]any{"Sequence": map[string]any{"id": "A", "type_id": 0}}},
+			"pair":           []any{map[string]any{"SpecialToken": map[string]any{"id": "<s>", "type_id": 0}}, map[string]any{"Sequence": map[string]any{"id": "A", "type_id": 0}}, map[string]any{"Sequence": map[string]any{"id": "B", "type_id": 1}}},
+			"special_tokens": map[string]any{"<s>": map[string]any{"id": "<s>", "ids": []int{1}, "tokens": []string{"<s>"}}}},
+		"decoder": map[string]any{"type": "Sequence", "decoders": []any{
+			map[string]any{"type": "Replace", "pattern": map[string]any{"String": "▁"}, "content": " "},
+			map[string]any{"type": "ByteFallback"}, map[string]any{"type": "Fuse"},
+			map[string]any{"type": "Strip", "content": " ", "start": 1, "stop": 0}}},
+		"model": map[string]any{"type": "BPE", "unk_token": tokens[0], "fuse_unk": true, "byte_fallback": true, "vocab": vocab, "merges": ms},
+	}
+	return json.Marshal(doc)
+}
+
+// TestLlamaSPMVectors converts llama.cpp's Llama 2 SentencePiece vocabulary
+// (ggml-vocab-llama-spm.gguf) like transformers' LlamaConverter and checks
+// its HF-generated vectors.
+func TestLlamaSPMVectors(t *testing.T) {
+	path := llamacppDir() + "/models/ggml-vocab-llama-spm.gguf"
+	needFile(t, path)
+	toks, scores, err := readGGUFVocab(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(toks) != len(scores) || len(toks) == 0 {
+		t.Fatalf("read %d tokens, %d scores", len(toks), len(scores))
+	}
+	js, err := spmToTokenizerJSON(toks, scores)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := FromJSON(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts, want := vocabVectors(t, "llama-spm")
+	ok := 0
+	for i, s := range texts {
+		got := tk.Encode(s, false)
+		if fmt.Sprint(got) == fmt.Sprint(want[i]) || (len(got) == 0 && len(want[i]) == 0) {
+			ok++
+			continue
+		}
+		if utf8.ValidString(s) {
+			t.Errorf("Encode(%q) = %v, want %v", s, got, want[i])
+		}
+	}
+	t.Logf("llama-spm: %d/%d vectors agree", ok, len(texts))
+}
