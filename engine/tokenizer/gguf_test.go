@@ -10,7 +10,6 @@ import (
 	"os"
 	"sort"
 	"testing"
-	"unicode/utf8"
 )
 
 // readGGUFVocab reads tokenizer.ggml.tokens and .scores from a vocab-only
@@ -168,38 +167,40 @@ func spmToTokenizerJSON(tokens []string, scores []float32) ([]byte, error) {
 	return json.Marshal(doc)
 }
 
-// TestLlamaSPMVectors converts llama.cpp's Llama 2 SentencePiece vocabulary
-// (ggml-vocab-llama-spm.gguf) like transformers' LlamaConverter and checks
-// its HF-generated vectors.
-func TestLlamaSPMVectors(t *testing.T) {
-	path := llamacppDir() + "/models/ggml-vocab-llama-spm.gguf"
-	needFile(t, path)
-	toks, scores, err := readGGUFVocab(path)
-	if err != nil {
-		t.Fatal(err)
+// TestSPMVectors converts llama.cpp's SentencePiece BPE vocabularies
+// (Llama 2 and Phi-3, from ggml-vocab-*.gguf) like transformers'
+// LlamaConverter and checks their HF-generated vectors.
+func TestSPMVectors(t *testing.T) {
+	for _, name := range []string{"llama-spm", "phi-3"} {
+		t.Run(name, func(t *testing.T) {
+			path := llamacppDir() + "/models/ggml-vocab-" + name + ".gguf"
+			needFile(t, path)
+			toks, scores, err := readGGUFVocab(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(toks) != len(scores) || len(toks) == 0 {
+				t.Fatalf("read %d tokens, %d scores", len(toks), len(scores))
+			}
+			js, err := spmToTokenizerJSON(toks, scores)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tk, err := FromJSON(js)
+			if err != nil {
+				t.Fatal(err)
+			}
+			texts, want := vocabVectors(t, name)
+			ok := 0
+			for i, s := range texts {
+				got := tk.Encode(s, false)
+				if fmt.Sprint(got) == fmt.Sprint(want[i]) || (len(got) == 0 && len(want[i]) == 0) {
+					ok++
+					continue
+				}
+				t.Errorf("Encode(%q) = %v, want %v", s, got, want[i])
+			}
+			t.Logf("%s: %d/%d vectors agree", name, ok, len(texts))
+		})
 	}
-	if len(toks) != len(scores) || len(toks) == 0 {
-		t.Fatalf("read %d tokens, %d scores", len(toks), len(scores))
-	}
-	js, err := spmToTokenizerJSON(toks, scores)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tk, err := FromJSON(js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	texts, want := vocabVectors(t, "llama-spm")
-	ok := 0
-	for i, s := range texts {
-		got := tk.Encode(s, false)
-		if fmt.Sprint(got) == fmt.Sprint(want[i]) || (len(got) == 0 && len(want[i]) == 0) {
-			ok++
-			continue
-		}
-		if utf8.ValidString(s) {
-			t.Errorf("Encode(%q) = %v, want %v", s, got, want[i])
-		}
-	}
-	t.Logf("llama-spm: %d/%d vectors agree", ok, len(texts))
 }
