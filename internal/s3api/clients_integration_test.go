@@ -17,6 +17,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // needTool returns the path of an external client or skips (fails under CI=true).
@@ -126,6 +129,15 @@ func TestAWSCLI(t *testing.T) {
 	s3("cp", "s3://cli-bucket/single/eight-plus", filepath.Join(dst, "single"))
 	if got := fileMD5(t, filepath.Join(dst, "single")); got != sums["eight-plus"] {
 		t.Errorf("aws s3 cp round trip of one file: md5 %s, want %s", got, sums["eight-plus"])
+	}
+	// A server-side copy above the threshold is a multipart UploadPartCopy.
+	s3("cp", "s3://cli-bucket/single/eight-plus", "s3://cli-bucket/copied/eight-plus")
+	s3("cp", "s3://cli-bucket/copied/eight-plus", filepath.Join(dst, "copied"))
+	if got := fileMD5(t, filepath.Join(dst, "copied")); got != sums["eight-plus"] {
+		t.Errorf("aws s3 cp s3->s3 of 8 MiB+1: md5 %s, want %s", got, sums["eight-plus"])
+	}
+	if h, err := e.client("AKIDALICE").HeadObject(t.Context(), &s3sdk.HeadObjectInput{Bucket: awssdk.String("cli-bucket"), Key: awssdk.String("copied/eight-plus")}); err != nil || !strings.HasSuffix(awssdk.ToString(h.ETag), `-2"`) {
+		t.Errorf("copied object: HeadObject = %v; want a 2-part multipart ETag (UploadPartCopy)", err)
 	}
 	s3("cp", "--recursive", src, "s3://cli-bucket/cp/")
 	s3("cp", "--recursive", "s3://cli-bucket/cp/", dst)
