@@ -183,7 +183,15 @@ func (b *Bucket) commit(key string, w written, etag string, opts *blob.PutOption
 		}
 	}
 	target := b.objPath(key)
-	if err := b.root.Rename(w.tmp, target); err != nil {
+	err := b.root.Rename(w.tmp, target)
+	if err != nil && (errors.Is(err, syscall.EISDIR) || errors.Is(err, syscall.EEXIST) || errors.Is(err, syscall.ENOTEMPTY)) {
+		// An empty directory left by an earlier failed write may hold the
+		// name; Remove fails (and we report the conflict) unless it is empty.
+		if b.root.Remove(target) == nil {
+			err = b.root.Rename(w.tmp, target)
+		}
+	}
+	if err != nil {
 		b.root.Remove(w.tmp)
 		if errors.Is(err, syscall.EISDIR) || errors.Is(err, syscall.EEXIST) || errors.Is(err, syscall.ENOTEMPTY) {
 			return blob.Attrs{}, fmt.Errorf("%w: key %q is a prefix of existing keys", blob.ErrInvalidKey, key)

@@ -226,3 +226,23 @@ func TestOpenSweepsTemp(t *testing.T) {
 		t.Errorf("stale temporary file still there after Open: %v", err)
 	}
 }
+
+// TestEmptyDirDoesNotBlockKey: a failed write under "x/" leaves no obstacle to key "x".
+func TestEmptyDirDoesNotBlockKey(t *testing.T) {
+	t.Parallel()
+	b, err := diskblob.Dir(t.TempDir(), diskblob.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.Put(t.Context(), "x/y", strings.NewReader("data"), &blob.PutOptions{Verify: func(blob.Attrs) error { return errors.New("rejected") }})
+	if err == nil {
+		t.Fatal("rejected Put succeeded")
+	}
+	if _, err := b.Put(t.Context(), "x", strings.NewReader("now a file"), nil); err != nil {
+		t.Errorf("Put(x) after a failed Put(x/y) = %v", err)
+	}
+	b.Put(t.Context(), "p/q", strings.NewReader("q"), nil)
+	if _, err := b.Put(t.Context(), "p", strings.NewReader("p"), nil); !errors.Is(err, blob.ErrInvalidKey) {
+		t.Errorf("Put(p) while p/q exists = %v, want ErrInvalidKey", err)
+	}
+}
