@@ -45,7 +45,7 @@ func TestBadInput(t *testing.T) {
 	if err := put("good", "hello", func(in *s3.PutObjectInput) { in.ChecksumCRC32 = aws.String("NhCmhg==") }); err != nil {
 		t.Errorf("PutObject(right crc32) = %v", err)
 	}
-	for _, k := range []string{"../escape", "a/../../escape", "a//b", "dir/"} {
+	for _, k := range []string{"../escape", "a/../../escape", "a//b", "x/.strata-dir"} {
 		wantAPIError(t, "PutObject("+k+")", put(k, "x", nil), "InvalidArgument")
 	}
 	wantAPIError(t, "PutObject(long key)", put(strings.Repeat("k", 1025), "x", nil), "KeyTooLongError")
@@ -102,7 +102,8 @@ func TestPresignedGet(t *testing.T) {
 	mustCreateBucket(t, c, "pre")
 	c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("pre"), Key: aws.String("dir/file name.txt"), Body: strings.NewReader("presigned body")})
 	ps := s3.NewPresignClient(c)
-	req, err := ps.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("pre"), Key: aws.String("dir/file name.txt")}, s3.WithPresignExpires(5*time.Minute))
+	req, err := ps.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("pre"), Key: aws.String("dir/file name.txt"),
+		ResponseContentDisposition: aws.String(`attachment; filename="x.txt"`)}, s3.WithPresignExpires(5*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,8 +113,8 @@ func TestPresignedGet(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || string(body) != "presigned body" {
-		t.Errorf("GET presigned = %d %q", resp.StatusCode, body)
+	if resp.StatusCode != 200 || string(body) != "presigned body" || resp.Header.Get("Content-Disposition") != `attachment; filename="x.txt"` {
+		t.Errorf("GET presigned = %d %q, Content-Disposition %q", resp.StatusCode, body, resp.Header.Get("Content-Disposition"))
 	}
 	// An expired URL: sign in the past.
 	old, _ := http.NewRequest("GET", e.srv.URL+"/pre/dir/file%20name.txt?X-Amz-Expires=60", nil)

@@ -164,6 +164,12 @@ func (h *Handler) getObject(req *request, head bool) error {
 		return err
 	}
 	setObjectHeaders(req.w, a)
+	// response-* query parameters override response headers (presigned downloads).
+	for param, header := range responseOverrides {
+		if v := req.r.URL.Query().Get(param); v != "" {
+			req.w.Header().Set(header, v)
+		}
+	}
 	if rng == nil && strings.EqualFold(req.r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") {
 		for algo, v := range a.Checksums {
 			req.w.Header().Set(checksumHeader(algo), v)
@@ -185,6 +191,16 @@ func (h *Handler) getObject(req *request, head bool) error {
 		h.o.Logger.Debug("s3 get: copy body", "bucket", req.bucket, "key", req.key, "err", err)
 	}
 	return nil
+}
+
+// responseOverrides maps GetObject's response-* query parameters to headers.
+var responseOverrides = map[string]string{
+	"response-content-type":        "Content-Type",
+	"response-content-language":    "Content-Language",
+	"response-expires":             "Expires",
+	"response-cache-control":       "Cache-Control",
+	"response-content-disposition": "Content-Disposition",
+	"response-content-encoding":    "Content-Encoding",
 }
 
 // checkConditions applies If-Match / If-None-Match.

@@ -46,6 +46,31 @@ func Run(t *testing.T, newBucket func(t *testing.T) blob.Bucket, o Options) {
 	t.Run("ConcurrentPut", func(t *testing.T) { testConcurrentPut(t, newBucket(t)) })
 	t.Run("InvalidKeys", func(t *testing.T) { testInvalidKeys(t, newBucket(t), o) })
 	t.Run("Large", func(t *testing.T) { testLarge(t, newBucket(t)) })
+	t.Run("FolderKey", func(t *testing.T) { testFolderKey(t, newBucket(t)) })
+}
+
+// testFolderKey covers keys ending in "/" (folder objects made by consoles
+// and some tools) next to keys below them.
+func testFolderKey(t *testing.T, b blob.Bucket) {
+	put(t, b, "dir/", nil, nil)
+	put(t, b, "dir/file", []byte("f"), nil)
+	if a, err := b.Stat(t.Context(), "dir/"); err != nil || a.Size != 0 {
+		t.Errorf("Stat(dir/) = %+v, %v", a, err)
+	}
+	keys, _, _ := listAll(t, b, blob.ListOptions{Prefix: "dir/"})
+	if !slices.Equal(keys, []string{"dir/", "dir/file"}) {
+		t.Errorf("List(dir/) = %q, want dir/ and dir/file", keys)
+	}
+	keys, prefixes, _ := listAll(t, b, blob.ListOptions{Delimiter: "/"})
+	if len(keys) != 0 || !slices.Equal(prefixes, []string{"dir/"}) {
+		t.Errorf("List(delimiter /) = %q %q, want prefix dir/", keys, prefixes)
+	}
+	if err := b.Delete(t.Context(), "dir/"); err != nil {
+		t.Fatalf("Delete(dir/) = %v", err)
+	}
+	if got, _ := get(t, b, "dir/file", nil); string(got) != "f" {
+		t.Errorf("Get(dir/file) after Delete(dir/) = %q", got)
+	}
 }
 
 // testLarge writes more than two 5 MiB parts (the multipart path of S3
@@ -380,7 +405,7 @@ func testConcurrentPut(t *testing.T, b blob.Bucket) {
 func testInvalidKeys(t *testing.T, b blob.Bucket, o Options) {
 	bad := []string{""}
 	if o.LocalKeys {
-		bad = append(bad, "../escape", "a/../../escape", "/abs", "a//b", "a/./b", "trailing/", ".", "..", "x/.strata-tmp-1")
+		bad = append(bad, "../escape", "a/../../escape", "/abs", "a//b", "a/./b", "/", "a//", ".", "..", "x/.strata-tmp-1", "x/.strata-dir")
 	}
 	for _, k := range bad {
 		if _, err := b.Put(t.Context(), k, bytes.NewReader([]byte("x")), nil); !errors.Is(err, blob.ErrInvalidKey) {

@@ -24,6 +24,10 @@ import (
 // tmpPrefix starts the name of every temporary file; keys may not use it.
 const tmpPrefix = ".strata-tmp-"
 
+// dirMarker is the file that holds an object whose key ends in "/" (a
+// "folder" object: "a/b/" is stored as a/b/.strata-dir); keys may not use it.
+const dirMarker = ".strata-dir"
+
 // Bucket is a directory of objects, one regular file per key, with an
 // optional sidecar directory of attributes. It implements [blob.Bucket].
 type Bucket struct {
@@ -59,20 +63,26 @@ func checkKey(key string) error {
 	if err := blob.ValidateKey(key); err != nil {
 		return err
 	}
-	for seg := range strings.SplitSeq(key, "/") {
+	segs := strings.Split(strings.TrimSuffix(key, "/"), "/")
+	for _, seg := range segs {
 		switch {
 		case seg == "" || seg == "." || seg == "..":
 			return fmt.Errorf("%w: key %q has an empty, '.' or '..' path segment", blob.ErrInvalidKey, key)
 		case len(seg) > 255:
 			return fmt.Errorf("%w: key %q has a path segment longer than 255 bytes", blob.ErrInvalidKey, key)
-		case strings.HasPrefix(seg, tmpPrefix):
-			return fmt.Errorf("%w: key %q uses the reserved prefix %s", blob.ErrInvalidKey, key, tmpPrefix)
+		case strings.HasPrefix(seg, tmpPrefix) || seg == dirMarker:
+			return fmt.Errorf("%w: key %q uses a name reserved by the store", blob.ErrInvalidKey, key)
 		}
 	}
 	return nil
 }
 
-func (b *Bucket) objPath(key string) string { return path.Join(b.objDir, key) }
+func (b *Bucket) objPath(key string) string {
+	if strings.HasSuffix(key, "/") {
+		return path.Join(b.objDir, key, dirMarker)
+	}
+	return path.Join(b.objDir, key)
+}
 
 func (b *Bucket) metaPath(key string) string {
 	h := sha256.Sum256([]byte(key))
@@ -435,6 +445,9 @@ func (b *Bucket) walk(prefix string, fn func(key string, d fs.DirEntry) error) e
 		key := strings.TrimPrefix(p, b.objDir+"/")
 		if b.objDir == "." {
 			key = p
+		}
+		if d.Name() == dirMarker {
+			key = strings.TrimSuffix(key, dirMarker)
 		}
 		if !strings.HasPrefix(key, prefix) {
 			return nil
