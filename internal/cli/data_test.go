@@ -68,7 +68,7 @@ func TestDataValidate(t *testing.T) {
 		wantErr  string
 	}{
 		{"valid", []string{"data", "validate", goodFile, "--model", dir, "--no-probe"}, 0,
-			[]string{"Dataset VALID for Hugging Face model (open), FINE_TUNING: 0 errors, 0 warnings.", "Plan: 2 epochs × 3 steps/epoch (batch 8) = 6 optimizer steps"}, ""},
+			[]string{"Dataset VALID for Hugging Face model (open), FINE_TUNING: 0 errors, 0 warnings.", "Plan: 5 epochs × 20 steps/epoch (batch 1) = 100 optimizer steps"}, ""},
 		{"flags_after_file", []string{"data", "validate", "--no-probe", goodFile, "--model", dir, "--hp", "epochCount=3", "--hp", "batchSize=4"}, 0,
 			[]string{"Plan: 3 epochs × 5 steps/epoch (batch 4) = 15 optimizer steps"}, ""},
 		{"invalid", []string{"data", "validate", badFile, "--model", dir, "--no-probe"}, 1,

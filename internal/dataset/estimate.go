@@ -18,6 +18,9 @@ const (
 	HyperBatchSize    = "batchSize"
 	HyperLearningRate = "learningRate"
 	HyperWarmupSteps  = "learningRateWarmupSteps"
+	// HyperMaxSeqLen and HyperTruncation are Strata's (engine/train).
+	HyperMaxSeqLen  = "maxSeqLen"
+	HyperTruncation = "truncation"
 )
 
 // HyperRange is one hyperparameter's accepted range and default.
@@ -54,11 +57,14 @@ func plan(l Limits, hp map[string]string, records, tokens, lossTokens, valTokens
 			return r.Default
 		}
 		v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if known && math.IsInf(r.Min, 0) {
+			return r.Default // an enum (learningRateScheduler, truncation)
+		}
 		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 			warn(key, fmt.Sprintf("hyperparameter %s=%q is not a number; using the default %g", key, s, r.Default))
 			return r.Default
 		}
-		if known && (v < r.Min || v > r.Max) {
+		if known && !math.IsInf(r.Min, 0) && (v < r.Min || v > r.Max) {
 			warn(key, fmt.Sprintf("hyperparameter %s=%s is outside %s's range %g–%g; the job would be rejected", key, s, l.Name, r.Min, r.Max))
 		}
 		return v

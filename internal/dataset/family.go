@@ -2,7 +2,11 @@ package dataset
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
+
+	"github.com/strata-ml/strata/engine/train"
 )
 
 // CustomizationType is Bedrock's customizationType.
@@ -245,18 +249,31 @@ var limitsTable = map[Family]Limits{
 	FamilyOpen: {
 		Name: "Hugging Face model", Formats: ftOpen,
 		MaxTrainBytes: 10 * gb, MaxValidationBytes: 1 * gb,
-		Hyper: map[string]HyperRange{
-			HyperEpochCount:   {Min: 1, Max: 100, Default: 2},
-			HyperBatchSize:    {Min: 1, Max: 1024, Default: 8},
-			HyperLearningRate: {Min: 0, Max: 1, Default: 1e-4},
-			HyperWarmupSteps:  {Min: 0, Max: 100000, Default: 0},
-		},
+		// Hyper is filled from engine/train's specs by LimitsFor.
 	},
+}
+
+// trainerHyper returns the numeric hyperparameters strata train accepts,
+// with their ranges and defaults (engine/train.HyperParameterSpecs).
+func trainerHyper() map[string]HyperRange {
+	out := map[string]HyperRange{}
+	for _, sp := range train.HyperParameterSpecs() {
+		if sp.Kind == "enum" {
+			out[sp.Name] = HyperRange{Min: math.Inf(-1), Max: math.Inf(1)}
+			continue
+		}
+		d, _ := strconv.ParseFloat(sp.Default, 64)
+		out[sp.Name] = HyperRange{Min: sp.Min, Max: sp.Max, Default: d}
+	}
+	return out
 }
 
 // LimitsFor returns the rules of family f.
 func LimitsFor(f Family) (Limits, bool) {
 	l, ok := limitsTable[f]
+	if ok && l.Hyper == nil {
+		l.Hyper = trainerHyper()
+	}
 	return l, ok
 }
 

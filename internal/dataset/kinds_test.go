@@ -342,7 +342,7 @@ func TestGeneratedKinds(t *testing.T) {
 			"train.jsonl: warning low_loss_share: only 3.8% of the training tokens carry loss: most of each record is prompt the model does not learn to produce",
 			`train.jsonl: warning hyperparameter (hyperParameters.dropout): hyperparameter "dropout" is not one Hugging Face model takes`,
 			`train.jsonl: warning hyperparameter (hyperParameters.epochCount): hyperparameter epochCount=0 is outside Hugging Face model's range 1–100; the job would be rejected`,
-			`train.jsonl: warning hyperparameter (hyperParameters.batchSize): hyperparameter batchSize="x" is not a number; using the default 8`)
+			`train.jsonl: warning hyperparameter (hyperParameters.batchSize): hyperparameter batchSize="x" is not a number; using the default 1`)
 	})
 	t.Run("distillation_limit", func(t *testing.T) {
 		lines := make([]string, 15001)

@@ -314,8 +314,14 @@ func (r *Report) WriteText(w io.Writer) error {
 		p("\n")
 	}
 	if r.Time != nil {
+		d := time.Duration(r.Time.Seconds * float64(time.Second))
+		if d < time.Minute {
+			d = d.Round(100 * time.Millisecond)
+		} else {
+			d = d.Round(time.Second)
+		}
 		p("Time: about %s at %.0f tokens/s (measured: forward+backward, batch %d × %d tokens)\n",
-			time.Duration(r.Time.Seconds*float64(time.Second)).Round(time.Second), r.Time.TokensPerSecond, r.Time.ProbeBatch, r.Time.ProbeSeqLen)
+			d, r.Time.TokensPerSecond, r.Time.ProbeBatch, r.Time.ProbeSeqLen)
 	}
 	if m := r.Memory; m != nil {
 		p("Memory (%s, batch %d × %d tokens, F32): about %s = weights %s + gradients %s + optimizer %s + activations %s (%d params, %d trainable)\n",

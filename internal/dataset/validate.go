@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -34,7 +35,8 @@ type Config struct {
 	// is the token limit of families without a published one. 0 = unknown.
 	ContextLength int
 	// MaxSeqLen is the training sequence length: longer records are
-	// truncated (a warning). 0 means ContextLength.
+	// truncated (a warning). 0 means the maxSeqLen hyperparameter, else
+	// min(ContextLength, 2048), as strata train does.
 	MaxSeqLen int
 	// Model, when set, gives the memory estimate.
 	Model *ModelInfo
@@ -87,6 +89,27 @@ func FileSource(path string) (Source, error) {
 	return Source{Name: filepath.Base(path), Size: fi.Size(), Open: func() (io.ReadCloser, error) { return os.Open(path) }}, nil
 }
 
+// trainSeqLen is the sequence length strata train uses: Config.MaxSeqLen,
+// else the maxSeqLen hyperparameter, else min(context, 2048)
+// (engine/train's default).
+func trainSeqLen(cfg Config) int {
+	if cfg.MaxSeqLen > 0 {
+		return cfg.MaxSeqLen
+	}
+	if s, ok := cfg.HyperParameters[HyperMaxSeqLen]; ok {
+		if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && n > 0 {
+			return n
+		}
+	}
+	if cfg.ContextLength > 0 {
+		return min(cfg.ContextLength, defaultTrainSeqLen)
+	}
+	return defaultTrainSeqLen
+}
+
+// defaultTrainSeqLen is engine/train's maxSeqLen cap when none is set.
+const defaultTrainSeqLen = 2048
+
 // Roles of a file in a run.
 const (
 	RoleTraining   = "training"
@@ -110,7 +133,8 @@ type run struct {
 	// packLen is the sequence length pre-training documents are packed
 	// into (0: fine-tuning).
 	packLen int
-	line    int // max line bytes
+	drop    bool // truncation=drop: over-long records are dropped, not cut
+	line    int  // max line bytes
 	seed    maphash.Seed
 	log     *issueLog
 
@@ -161,13 +185,8 @@ func Validate(ctx context.Context, cfg Config, train Source, validation ...Sourc
 		}
 	}
 	v.maxIn, v.maxOut, v.maxTot = limits.tokenLimits(batch, cfg.ContextLength)
-	v.seqLen = cfg.MaxSeqLen
-	if v.seqLen <= 0 {
-		v.seqLen = cfg.ContextLength
-	}
-	if v.maxTot > 0 && (v.seqLen <= 0 || v.seqLen > v.maxTot) && cfg.MaxSeqLen <= 0 {
-		v.seqLen = v.maxTot
-	}
+	v.seqLen = trainSeqLen(cfg)
+	v.drop = strings.EqualFold(strings.TrimSpace(cfg.HyperParameters[HyperTruncation]), "drop")
 	// Continued pre-training packs documents into sequences (engine/train
 	// BuildPreTraining): long documents are split, never truncated, so
 	// families without a published limit set none.
@@ -572,8 +591,11 @@ func (v *run) checkLine(chk *lineChecker, rl *rawLine, res *lineResult, text boo
 	}
 	if res.ok && v.seqLen > 0 && c.Total > v.seqLen {
 		res.truncated = true
-		res.issues = append(res.issues, Issue{Severity: SeverityWarning, Code: CodeTruncated, File: file, Line: rl.no,
-			Reason: fmt.Sprintf("%d tokens; training truncates records to %d tokens, dropping %d", c.Total, v.seqLen, c.Total-v.seqLen)})
+		reason := fmt.Sprintf("%d tokens; training truncates records to %d tokens, dropping %d", c.Total, v.seqLen, c.Total-v.seqLen)
+		if v.drop {
+			reason = fmt.Sprintf("%d tokens; training drops records longer than %d tokens (truncation=drop)", c.Total, v.seqLen)
+		}
+		res.issues = append(res.issues, Issue{Severity: SeverityWarning, Code: CodeTruncated, File: file, Line: rl.no, Reason: reason})
 	}
 	if res.ok && nearEmpty(ex) {
 		res.issues = append(res.issues, Issue{Severity: SeverityWarning, Code: CodeNearEmpty, File: file, Line: rl.no,
