@@ -99,7 +99,7 @@ func dataFlags(stderr io.Writer, o *dataOptions) *flag.FlagSet {
 	fs.StringVar(&o.baseModelID, "base-model-id", "", "Bedrock base-model identifier whose rules apply, as a job's baseModelIdentifier (meta.llama3-2-1b-instruct-v1:0)")
 	fs.StringVar(&o.family, "family", "", `dataset rules to apply, overriding --base-model-id; "auto" reads the model's config.json name: `+familyList())
 	fs.Var(&o.hps, "hp", "hyperparameter NAME=VALUE with Bedrock's names (epochCount=2, batchSize=8); repeatable")
-	fs.IntVar(&o.maxLen, "max-length", 0, "training sequence length; longer records are reported as truncated (default: the model's context)")
+	fs.IntVar(&o.maxLen, "max-length", 0, "training sequence length; longer records are reported as truncated (default: --hp maxSeqLen, else min(model context, 2048) as strata train)")
 	fs.StringVar(&o.method, "method", "lora", "training method for the estimates: lora or full")
 	fs.IntVar(&o.loraRank, "lora-rank", 8, "LoRA rank for the estimates")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
