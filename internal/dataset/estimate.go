@@ -19,8 +19,9 @@ const (
 	HyperLearningRate = "learningRate"
 	HyperWarmupSteps  = "learningRateWarmupSteps"
 	// HyperMaxSeqLen and HyperTruncation are Strata's (engine/train).
-	HyperMaxSeqLen  = "maxSeqLen"
-	HyperTruncation = "truncation"
+	HyperMaxSeqLen      = "maxSeqLen"
+	HyperTruncation     = "truncation"
+	HyperEvalPercentage = "evalPercentage"
 )
 
 // HyperRange is one hyperparameter's accepted range and default.

@@ -152,3 +152,14 @@ func TestNoStopToken(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanEvalPercentage: without validation files strata train holds out
+// evalPercentage of the records.
+func TestPlanEvalPercentage(t *testing.T) {
+	t.Parallel()
+	hp := map[string]string{"evalPercentage": "20", "batchSize": "4", "epochCount": "2"}
+	r := mustValidate(t, Config{HyperParameters: hp}, bytesSource("t.jsonl", []byte(strings.Join(nRecords(100), "\n"))))
+	if r.Plan.StepsPerEpoch != 20 || r.Plan.TotalSteps != 40 {
+		t.Errorf("plan = %+v, want 80 records / batch 4 = 20 steps per epoch, 40 in all", r.Plan)
+	}
+}

@@ -254,6 +254,11 @@ func Validate(ctx context.Context, cfg Config, train Source, validation ...Sourc
 	if v.packLen > 0 {
 		seqs = (ts.Total.Sum + int64(v.packLen) - 1) / int64(v.packLen)
 	}
+	// Without validation files, strata train holds out evalPercentage of
+	// the training examples.
+	if pct, err := strconv.ParseFloat(strings.TrimSpace(cfg.HyperParameters[HyperEvalPercentage]), 64); err == nil && pct > 0 && pct < 100 && len(validation) == 0 {
+		seqs -= int64(float64(seqs) * pct / 100)
+	}
 	p := plan(limits, cfg.HyperParameters, seqs, ts.Total.Sum, ts.LossTokens, valTokens, func(key, reason string) {
 		if !cfg.TrustHyperParameters {
 			v.log.add(Issue{Severity: SeverityWarning, Code: CodeHyperParam, File: train.Name, Field: "hyperParameters." + key, Reason: reason})
