@@ -205,10 +205,14 @@ func (r *Report) Close() error {
 // WriteJSON writes the report with every issue as one JSON document:
 // the report's fields, then "issues": [...] one per line.
 func (r *Report) WriteJSON(w io.Writer) error {
-	head, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
+	var hb bytes.Buffer
+	enc := json.NewEncoder(&hb)
+	enc.SetEscapeHTML(false) // keep "<|eot_id|>" readable
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
 		return fmt.Errorf("dataset: encode report: %w", err)
 	}
+	head := hb.Bytes()
 	head = bytes.TrimSuffix(bytes.TrimRight(head, "\n"), []byte("}"))
 	head = bytes.TrimRight(head, "\n")
 	bw := bufio.NewWriter(w)
@@ -219,10 +223,13 @@ func (r *Report) WriteJSON(w io.Writer) error {
 		if err != nil {
 			return err
 		}
-		b, err := json.Marshal(is)
-		if err != nil {
+		var ib bytes.Buffer
+		ie := json.NewEncoder(&ib)
+		ie.SetEscapeHTML(false)
+		if err := ie.Encode(is); err != nil {
 			return fmt.Errorf("dataset: encode issue: %w", err)
 		}
+		b := bytes.TrimRight(ib.Bytes(), "\n")
 		if n > 0 {
 			bw.WriteString(",")
 		}
