@@ -15,9 +15,15 @@ import (
 // readGGUFVocab reads tokenizer.ggml.tokens and .scores from a vocab-only
 // GGUF file (llama.cpp's ggml-vocab-*.gguf).
 func readGGUFVocab(path string) (tokens []string, scores []float32, err error) {
+	tokens, scores, _, _, err = readGGUF(path)
+	return tokens, scores, err
+}
+
+// readGGUF also returns the BPE merges and token types.
+func readGGUF(path string) (tokens []string, scores []float32, merges []string, types []int32, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	defer f.Close()
 	r := bufio.NewReader(f)
@@ -29,10 +35,10 @@ func readGGUFVocab(path string) (tokens []string, scores []float32, err error) {
 		KVs     uint64
 	}
 	if err := binary.Read(r, le, &hdr); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	if string(hdr.Magic[:]) != "GGUF" {
-		return nil, nil, fmt.Errorf("%s: not a GGUF file", path)
+		return nil, nil, nil, nil, fmt.Errorf("%s: not a GGUF file", path)
 	}
 	readStr := func() (string, error) {
 		var n uint64
@@ -67,6 +73,18 @@ func readGGUFVocab(path string) (tokens []string, scores []float32, err error) {
 						return err
 					}
 					tokens = append(tokens, s)
+				case et == 8 && key == "tokenizer.ggml.merges":
+					s, err := readStr()
+					if err != nil {
+						return err
+					}
+					merges = append(merges, s)
+				case et == 5 && key == "tokenizer.ggml.token_type":
+					var v int32
+					if err := binary.Read(r, le, &v); err != nil {
+						return err
+					}
+					types = append(types, v)
 				case et == 6 && key == "tokenizer.ggml.scores":
 					var v uint32
 					if err := binary.Read(r, le, &v); err != nil {
@@ -91,17 +109,17 @@ func readGGUFVocab(path string) (tokens []string, scores []float32, err error) {
 	for i := uint64(0); i < hdr.KVs; i++ {
 		key, err := readStr()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		var typ uint32
 		if err := binary.Read(r, le, &typ); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		if err := readVal(typ, key); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 	}
-	return tokens, scores, nil
+	return tokens, scores, merges, types, nil
 }
 
 // spmToTokenizerJSON converts a SentencePiece BPE vocabulary to the
@@ -201,6 +219,74 @@ func TestSPMVectors(t *testing.T) {
 				t.Errorf("Encode(%q) = %v, want %v", s, got, want[i])
 			}
 			t.Logf("%s: %d/%d vectors agree", name, ok, len(texts))
+		})
+	}
+}
+
+func splitJSON(re string) string {
+	b, _ := json.Marshal(re)
+	return `{"type": "Split", "pattern": {"Regex": ` + string(b) + `}, "behavior": "Isolated", "invert": false}`
+}
+
+// TestBPEVectorsFromGGUF rebuilds tokenizer.json files from llama.cpp's
+// vocab-only GGUFs (tokens, merges, token types) plus the normalizer and
+// pre-tokenizer of the model's HF tokenizer.json (written out here; the Split
+// regexes are the originals quoted in llama.cpp's llama-vocab.cpp), and
+// checks llama.cpp's HF-generated vectors. This exercises the regexp2 Split
+// path, Digits, NFC, ByteLevel regex splitting and SPM-style byte fallback
+// on real vocabularies.
+func TestBPEVectorsFromGGUF(t *testing.T) {
+	bl := `{"type": "ByteLevel", "add_prefix_space": false, "use_regex": false}`
+	digitsBL := `{"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": true}, {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true}]}`
+	tests := []struct {
+		vocab, normalizer, pre, modelExtra string
+	}{
+		{"starcoder", "null", digitsBL, ""},
+		{"refact", "null", digitsBL, ""},
+		{"command-r", `{"type": "NFC"}`, digitsBL, ""},
+		{"mpt", `{"type": "NFC"}`, `{"type": "ByteLevel", "add_prefix_space": false, "use_regex": true}`, ""},
+		{"qwen35", "null", `{"type": "Sequence", "pretokenizers": [` + splitJSON(`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`) + `, ` + bl + `]}`, ""},
+		{"deepseek-coder", "null", `{"type": "Sequence", "pretokenizers": [` + splitJSON("[\r\n]") + `, ` + splitJSON(`\s?\p{L}+`) + `, ` + splitJSON(`\s?\p{P}+`) + `, ` + splitJSON(`[一-龥ࠀ-一가-퟿]+`) + `, {"type": "Digits", "individual_digits": true}, ` + bl + `]}`, ""},
+		{"gemma-4", `{"type": "Replace", "pattern": {"String": " "}, "content": "▁"}`, `{"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithPrevious", "invert": false}`, `, "byte_fallback": true, "unk_token": "<unk>", "fuse_unk": true`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.vocab, func(t *testing.T) {
+			path := llamacppDir() + "/models/ggml-vocab-" + tt.vocab + ".gguf"
+			needFile(t, path)
+			toks, _, merges, types, err := readGGUF(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vocab := make(map[string]int, len(toks))
+			for i, s := range toks {
+				vocab[s] = i
+			}
+			added := []map[string]any{}
+			for i, ty := range types {
+				if ty == 3 || ty == 4 { // control and user-defined tokens
+					added = append(added, map[string]any{"id": i, "content": toks[i], "special": ty == 3, "normalized": false})
+				}
+			}
+			ab, _ := json.Marshal(added)
+			vb, _ := json.Marshal(vocab)
+			mb, _ := json.Marshal(merges)
+			js := `{"added_tokens": ` + string(ab) + `, "normalizer": ` + tt.normalizer + `, "pre_tokenizer": ` + tt.pre +
+				`, "decoder": {"type": "ByteLevel"}, "model": {"type": "BPE", "vocab": ` + string(vb) + `, "merges": ` + string(mb) + tt.modelExtra + `}}`
+			tk, err := FromJSON([]byte(js))
+			if err != nil {
+				t.Fatal(err)
+			}
+			texts, want := vocabVectors(t, tt.vocab)
+			ok := 0
+			for i, s := range texts {
+				got := tk.Encode(s, false)
+				if fmt.Sprint(got) == fmt.Sprint(want[i]) || (len(got) == 0 && len(want[i]) == 0) {
+					ok++
+					continue
+				}
+				t.Errorf("Encode(%q) = %v, want %v", s, got, want[i])
+			}
+			t.Logf("%s: %d/%d vectors agree", tt.vocab, ok, len(texts))
 		})
 	}
 }
