@@ -366,3 +366,62 @@ func (h *Handler) listParts(req *request) error {
 	writeXML(req.w, http.StatusOK, res)
 	return nil
 }
+
+// listMultipartUploads answers ListMultipartUploads (prefix, key-marker and
+// max-uploads; no delimiter grouping).
+func (h *Handler) listMultipartUploads(req *request) error {
+	b, err := h.ownedBucket(req, req.bucket)
+	if err != nil {
+		return err
+	}
+	q := req.r.URL.Query()
+	maxUploads := 1000
+	if s := q.Get("max-uploads"); s != "" {
+		if n, err := strconv.Atoi(s); err == nil && n >= 0 {
+			maxUploads = min(n, 1000)
+		}
+	}
+	ups, err := b.ListMultipartUploads(req.r.Context(), q.Get("prefix"))
+	if err != nil {
+		return err
+	}
+	type uploadXML struct {
+		Key          string `xml:"Key"`
+		UploadID     string `xml:"UploadId"`
+		Initiated    string `xml:"Initiated"`
+		StorageClass string `xml:"StorageClass"`
+		Owner        owner  `xml:"Owner"`
+		Initiator    owner  `xml:"Initiator"`
+	}
+	res := struct {
+		XMLName            xml.Name    `xml:"ListMultipartUploadsResult"`
+		NS                 string      `xml:"xmlns,attr"`
+		Bucket             string      `xml:"Bucket"`
+		KeyMarker          string      `xml:"KeyMarker"`
+		UploadIDMarker     string      `xml:"UploadIdMarker"`
+		NextKeyMarker      string      `xml:"NextKeyMarker,omitempty"`
+		NextUploadIDMarker string      `xml:"NextUploadIdMarker,omitempty"`
+		Prefix             string      `xml:"Prefix"`
+		MaxUploads         int         `xml:"MaxUploads"`
+		IsTruncated        bool        `xml:"IsTruncated"`
+		Uploads            []uploadXML `xml:"Upload"`
+	}{NS: s3NS, Bucket: req.bucket, KeyMarker: q.Get("key-marker"), UploadIDMarker: q.Get("upload-id-marker"),
+		Prefix: q.Get("prefix"), MaxUploads: maxUploads}
+	me := owner{req.id.Account, req.id.Account}
+	for _, u := range ups {
+		if km := q.Get("key-marker"); km != "" && (u.Key < km || u.Key == km && (q.Get("upload-id-marker") == "" || u.ID <= q.Get("upload-id-marker"))) {
+			continue
+		}
+		if len(res.Uploads) == maxUploads {
+			res.IsTruncated = true
+			break
+		}
+		res.Uploads = append(res.Uploads, uploadXML{u.Key, u.ID, timeXML(u.Initiated), "STANDARD", me, me})
+		res.NextKeyMarker, res.NextUploadIDMarker = u.Key, u.ID
+	}
+	if !res.IsTruncated {
+		res.NextKeyMarker, res.NextUploadIDMarker = "", ""
+	}
+	writeXML(req.w, http.StatusOK, res)
+	return nil
+}

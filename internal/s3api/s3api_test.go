@@ -246,10 +246,17 @@ func TestSDKMultipart(t *testing.T) {
 	if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("mpu"), Key: aws.String("bad")}); err == nil {
 		t.Errorf("a failed CompleteMultipartUpload left an object")
 	}
+	lu, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String("mpu")})
+	if err != nil || len(lu.Uploads) != 1 || aws.ToString(lu.Uploads[0].UploadId) != aws.ToString(cr.UploadId) {
+		t.Errorf("ListMultipartUploads = %+v, %v; want the one unfinished upload", lu, err)
+	}
 	if _, err := c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String("mpu"), Key: aws.String("bad"), UploadId: cr.UploadId}); err != nil {
 		t.Errorf("AbortMultipartUpload = %v", err)
 	}
 	wantAPIError(t, "Complete(aborted)", complete(p1), "NoSuchUpload")
+	if lu, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String("mpu")}); err != nil || len(lu.Uploads) != 0 {
+		t.Errorf("ListMultipartUploads after abort = %+v, %v", lu, err)
+	}
 }
 
 func TestSDKBucketsAndAccess(t *testing.T) {

@@ -173,6 +173,43 @@ func (b *Bucket) Upload(ctx context.Context, key, uploadID string) (Upload, erro
 	return u, nil
 }
 
+// ListMultipartUploads returns the bucket's uploads in progress whose key
+// starts with prefix, ordered by key then initiation time.
+func (b *Bucket) ListMultipartUploads(ctx context.Context, prefix string) ([]Upload, error) {
+	if b.store == nil {
+		return nil, nil
+	}
+	dir := path.Join("multipart", b.name)
+	ents, err := fs.ReadDir(b.root.FS(), dir)
+	if err != nil {
+		if notExist(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("diskblob: list multipart uploads %s: %w", b.name, err)
+	}
+	var out []Upload
+	for _, e := range ents {
+		if !validUploadID(e.Name()) {
+			continue
+		}
+		data, err := b.root.ReadFile(path.Join(dir, e.Name(), "upload.json"))
+		if err != nil {
+			continue // being created or aborted
+		}
+		var u Upload
+		if json.Unmarshal(data, &u) == nil && strings.HasPrefix(u.Key, prefix) {
+			out = append(out, u)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Key != out[j].Key {
+			return out[i].Key < out[j].Key
+		}
+		return out[i].Initiated.Before(out[j].Initiated)
+	})
+	return out, nil
+}
+
 // ListParts returns an upload and its parts in part-number order.
 func (b *Bucket) ListParts(ctx context.Context, key, uploadID string) (Upload, []Part, error) {
 	u, err := b.upload(key, uploadID)
