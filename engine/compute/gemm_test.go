@@ -184,7 +184,7 @@ func TestSgemmBlocks(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, threads := range []int{1, 2, 3} {
 		p := NewPool(threads)
-		p.sharedA = 50 * 64 // shared A packed in several row blocks
+		p.sharedA = 64 * 513 // shared A packed in several row blocks
 		for i, s := range shapes {
 			for tr := range 4 {
 				ab := alphaBetas[(i+tr)%len(alphaBetas)]
