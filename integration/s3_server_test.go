@@ -7,7 +7,6 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -181,5 +180,4 @@ func TestS3SharedListener(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(srv.DataDir, "objects", "buckets", "custom-models", "k")); err != nil {
 		t.Errorf("object file not in the data dir: %v", err)
 	}
-	_ = fmt.Sprint
 }

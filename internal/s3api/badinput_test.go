@@ -3,7 +3,6 @@ package s3api_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -132,5 +131,4 @@ func TestPresignedGet(t *testing.T) {
 	if resp.StatusCode != 403 || !strings.Contains(string(body), "<Code>AccessDenied</Code>") || !strings.Contains(string(body), "expired") {
 		t.Errorf("GET expired presigned = %d %s, want 403 AccessDenied (expired)", resp.StatusCode, body)
 	}
-	_ = errors.New
 }
