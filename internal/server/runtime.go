@@ -57,6 +57,11 @@ func NewServing(ctx context.Context, cfg ServingConfig) (*Serving, error) {
 		cfg.Timeout = 10 * time.Minute
 	}
 	cfg.Registry.Logger = cfg.Logger
+	if cfg.Registry.LoadWait == 0 {
+		// A first on-demand request waits this long for the weights to
+		// load before ModelNotReadyException.
+		cfg.Registry.LoadWait = 60 * time.Second
+	}
 	reg := inference.NewRegistry(cfg.Registry)
 	res := &CatalogResolver{Catalog: cfg.Catalog, Region: cfg.Region}
 	ps := provision.New(provision.Config{Region: cfg.Region, Logger: cfg.Logger}, st, reg, res)
