@@ -3,6 +3,7 @@ package dataset
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -238,6 +239,57 @@ func FuzzValidateLine(f *testing.F) {
 			if _, err := enc.Count(ex, nil); err != nil {
 				t.Fatalf("Count(%+v): %v", ex, err)
 			}
+		}
+	})
+}
+
+// FuzzValidateFile runs whole files through Validate: no panic, no error
+// (the input is in memory, so nothing but the data can go wrong), and every
+// non-blank line gets a verdict: a valid record or an issue on that line.
+func FuzzValidateFile(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "kinds", "*.jsonl"))
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("\xef\xbb\xbf{\"prompt\":\"a b c d e\",\"completion\":\"f g h i j\"}\r\n\r\n{\"prompt\":1}"))
+	enc := testEncoder()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := Validate(context.Background(), Config{Family: FamilyOpen, Type: FineTuning, Encoder: enc, Workers: 2, MaxSeqLen: 64}, bytesSource("f.jsonl", data))
+		if err != nil {
+			t.Fatalf("Validate: %v", err)
+		}
+		defer r.Close()
+		flagged := map[int64]bool{}
+		for is, err := range r.Issues() {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if is.Severity == SeverityError {
+				flagged[is.Line] = true
+			}
+		}
+		st := r.Files[0]
+		if bytes.HasPrefix(data, []byte{0xFF, 0xFE}) || bytes.HasPrefix(data, []byte{0xFE, 0xFF}) {
+			if r.Valid {
+				t.Fatal("UTF-16 file reported valid")
+			}
+			return
+		}
+		bad := int64(0)
+		for l := range flagged {
+			if l > 0 {
+				bad++
+			}
+		}
+		if st.ValidRecords+bad < st.Records {
+			t.Fatalf("%d records, %d valid, %d lines with errors: some line got no verdict", st.Records, st.ValidRecords, bad)
+		}
+		if r.Valid != (len(flagged) == 0) {
+			t.Fatalf("Valid = %v with %d flagged lines", r.Valid, len(flagged))
 		}
 	})
 }
