@@ -306,6 +306,7 @@ brow:
 	MOVQ  DI, R10
 
 bpanel:
+	PREFETCHT0 (R9)(R8*8) // the same columns eight rows on
 	VMOVUPS (R9), Y0
 	VMOVUPS 32(R9), Y1
 	VMOVUPS Y0, (R10)
