@@ -115,10 +115,14 @@ func TestKinds(t *testing.T) {
 		{file: "multi_turn.jsonl", family: FamilyLlama32, typ: Distillation, want: []string{
 			"multi_turn.jsonl:1: error multi_turn (messages): 3 messages: Meta Llama 3.2 distillation takes one user prompt and at most one golden assistant response",
 			"multi_turn.jsonl: error too_few_records: 1 training and validation records; Meta Llama 3.2 needs at least 100",
+			"multi_turn.jsonl: warning distillation_limit: 1 prompts; AWS recommends at least 100 for distillation",
 		}},
-		{file: "multi_turn.jsonl", typ: Distillation, want: nil},
+		{file: "multi_turn.jsonl", typ: Distillation, want: []string{
+			"multi_turn.jsonl: warning distillation_limit: 1 prompts; AWS recommends at least 100 for distillation",
+		}},
 		{file: "distill_prompt.jsonl", typ: Distillation, want: []string{
 			"distill_prompt.jsonl:2: error mixed_formats: record is bedrock-conversation-2024 but the file's first record is prompt; one file holds one format",
+			"distill_prompt.jsonl: warning distillation_limit: 2 prompts; AWS recommends at least 100 for distillation",
 		}},
 		{file: "unsupported_content.jsonl", want: []string{
 			"unsupported_content.jsonl:1: error unsupported_content (messages[0].content[1]): image content blocks are not supported: Strata's models are text-only; remove the block or describe it in text",

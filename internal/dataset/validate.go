@@ -335,6 +335,9 @@ func (v *run) countChecks(ts *FileStats, valRecords int64, hasVal bool, name str
 	if v.cfg.Type == Distillation && ts.Records > MaxDistillationPrompts {
 		v.fileIssue(SeverityWarning, CodeDistillLimit, name, fmt.Sprintf("%d prompts; distillation uses at most %d", ts.Records, MaxDistillationPrompts), "")
 	}
+	if v.cfg.Type == Distillation && ts.Records > 0 && ts.Records < 100 {
+		v.fileIssue(SeverityWarning, CodeDistillLimit, name, fmt.Sprintf("%d prompts; AWS recommends at least 100 for distillation", ts.Records), "")
+	}
 }
 
 type lineResult struct {
