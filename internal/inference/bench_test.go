@@ -1,0 +1,265 @@
+package inference
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/strata-ml/strata/engine/compute"
+	"github.com/strata-ml/strata/engine/lora"
+	"github.com/strata-ml/strata/engine/model"
+	_ "github.com/strata-ml/strata/engine/model/llama" // registers LlamaForCausalLM
+)
+
+// Benchmarks of the serving engine on a random-weight Llama (about 55M
+// parameters, 220 MB of float32 weights: larger than the caches, so decode
+// is bound by memory bandwidth). Run with -benchtime=1x; every ratio is
+// measured within the same run:
+//
+//	go test ./internal/inference -run '^$' -bench . -benchtime=1x
+
+func benchConfig() *model.Config {
+	return &model.Config{Architectures: []string{"LlamaForCausalLM"}, ModelType: "llama",
+		HiddenSize: 768, IntermediateSize: 2048, NumHiddenLayers: 6, NumAttentionHeads: 12, NumKeyValueHeads: 4,
+		VocabSize: 8192, RMSNormEps: 1e-5, RopeTheta: 10000, MaxPositionEmbeddings: 2048, HiddenAct: "silu"}
+}
+
+var benchOnce struct {
+	sync.Once
+	m   model.Model
+	err error
+}
+
+func benchModel(b *testing.B) model.Model {
+	benchOnce.Do(func() {
+		cfg := benchConfig()
+		cfg.Fill()
+		benchOnce.m, benchOnce.err = model.New(cfg, 42, model.Options{})
+	})
+	if benchOnce.err != nil {
+		b.Fatal(benchOnce.err)
+	}
+	return benchOnce.m
+}
+
+// weightBytesPerToken is what one decode step must read: every weight but
+// the (untied) embedding table, of which it reads one row.
+func weightBytesPerToken(m model.Model) float64 {
+	var n float64
+	for _, p := range m.Params() {
+		if p.Name == "model.embed_tokens.weight" {
+			n += float64(m.Config().HiddenSize) * 4
+			continue
+		}
+		n += float64(len(p.Data)) * 4
+	}
+	return n
+}
+
+// probeBandwidth measures read bandwidth (bytes/s) by summing a 256 MiB
+// buffer on all compute threads; the best of three passes.
+func probeBandwidth() float64 {
+	buf := make([]float32, 64<<20)
+	for i := range buf {
+		buf[i] = float32(i & 7)
+	}
+	best := 0.0
+	var sink float32
+	var mu sync.Mutex
+	for range 3 {
+		start := time.Now()
+		compute.Parallel(len(buf), func(lo, hi int) {
+			var s0, s1, s2, s3 float32
+			x := buf[lo:hi]
+			for len(x) >= 4 {
+				s0 += x[0]
+				s1 += x[1]
+				s2 += x[2]
+				s3 += x[3]
+				x = x[4:]
+			}
+			mu.Lock()
+			sink += s0 + s1 + s2 + s3
+			mu.Unlock()
+		})
+		if bw := float64(len(buf)*4) / time.Since(start).Seconds(); bw > best {
+			best = bw
+		}
+	}
+	_ = sink
+	return best
+}
+
+func prompt(n, seed int) []int32 {
+	p := make([]int32, n)
+	for i := range p {
+		p[i] = int32((seed*131 + i*17 + 1) % 8000)
+	}
+	return p
+}
+
+// runStreams generates tokens new tokens in each of n concurrent streams
+// (prompts of promptLen) and returns the aggregate generated tokens/s, the
+// mean decode rate per stream (tokens/s after the first token) and the mean
+// time to first token.
+func runStreams(b *testing.B, e *Engine, n, promptLen, tokens int, adapters []*lora.Adapter) (agg, perStream float64, ttft time.Duration) {
+	b.Helper()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var sumTTFT time.Duration
+	var sumRate float64
+	start := time.Now()
+	for i := range n {
+		var ad *lora.Adapter
+		if len(adapters) > 0 {
+			ad = adapters[i%len(adapters)]
+		}
+		wg.Go(func() {
+			t0 := time.Now()
+			st, err := e.Submit(context.Background(), SeqRequest{Prompt: prompt(promptLen, i), MaxTokens: tokens, Adapter: ad})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			var first, last time.Time
+			got := 0
+			for {
+				toks, done, err := st.Next(context.Background())
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if len(toks) > 0 {
+					if got == 0 {
+						first = time.Now()
+					}
+					got += len(toks)
+					last = time.Now()
+				}
+				if done {
+					break
+				}
+			}
+			mu.Lock()
+			sumTTFT += first.Sub(t0)
+			if got > 1 {
+				sumRate += float64(got-1) / last.Sub(first).Seconds()
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	el := time.Since(start).Seconds()
+	return float64(n*tokens) / el, sumRate / float64(n), sumTTFT / time.Duration(n)
+}
+
+func newBenchEngine(b *testing.B, maxSeqs int) *Engine {
+	e := NewEngine(benchModel(b), EngineConfig{Capacity: Capacity{MaxSeqs: maxSeqs, MaxQueue: 4 * maxSeqs}, PrefillChunk: 256, ContextLen: 2048})
+	b.Cleanup(e.Close)
+	return e
+}
+
+// BenchmarkDecodeBandwidth: batch-1 decode tokens/s against the memory
+// bandwidth bound (bandwidth / weight bytes per token). Target ≥ 0.8.
+func BenchmarkDecodeBandwidth(b *testing.B) {
+	m := benchModel(b)
+	e := newBenchEngine(b, 1)
+	runStreams(b, e, 1, 8, 4, nil) // warm up
+	bw := probeBandwidth()
+	bound := bw / weightBytesPerToken(m)
+	var rate float64
+	for b.Loop() {
+		_, rate, _ = runStreams(b, e, 1, 8, 32, nil)
+	}
+	b.ReportMetric(rate, "tok/s")
+	b.ReportMetric(bound, "bound_tok/s")
+	b.ReportMetric(bw/1e9, "GB/s")
+	b.ReportMetric(rate/bound, "of_bound")
+}
+
+// BenchmarkAggregateStreams: aggregate generated tokens/s at 1, 8 and 32
+// concurrent streams (16-token prompts, 32 new tokens each). Target:
+// 32 streams ≥ 8× one stream.
+func BenchmarkAggregateStreams(b *testing.B) {
+	e := newBenchEngine(b, 32)
+	runStreams(b, e, 2, 8, 4, nil) // warm up
+	var r1, r8, r32 float64
+	for b.Loop() {
+		r1, _, _ = runStreams(b, e, 1, 16, 32, nil)
+		r8, _, _ = runStreams(b, e, 8, 16, 32, nil)
+		r32, _, _ = runStreams(b, e, 32, 16, 32, nil)
+	}
+	b.ReportMetric(r1, "tok/s_1")
+	b.ReportMetric(r8, "tok/s_8")
+	b.ReportMetric(r32, "tok/s_32")
+	b.ReportMetric(r8/r1, "x8_vs_1")
+	b.ReportMetric(r32/r1, "x32_vs_1")
+}
+
+// BenchmarkTimeToFirstToken: mean time to first token of a 128-token prompt
+// alone, and of 8 such prompts arriving together.
+func BenchmarkTimeToFirstToken(b *testing.B) {
+	e := newBenchEngine(b, 8)
+	runStreams(b, e, 1, 8, 2, nil)
+	var alone, loaded time.Duration
+	for b.Loop() {
+		_, _, alone = runStreams(b, e, 1, 128, 1, nil)
+		_, _, loaded = runStreams(b, e, 8, 128, 1, nil)
+	}
+	b.ReportMetric(float64(alone.Microseconds())/1000, "ttft_ms")
+	b.ReportMetric(float64(loaded.Microseconds())/1000, "ttft8_ms")
+}
+
+// BenchmarkAdapters: 10 streams with 10 distinct rank-16 adapters (all seven
+// projections) against 10 streams of the base alone. Target: cost ≤ 25%.
+func BenchmarkAdapters(b *testing.B) {
+	e := newBenchEngine(b, 10)
+	cfg := benchModel(b).Config()
+	var ads []*lora.Adapter
+	for i := range 10 {
+		ads = append(ads, randomAdapterRank(b, cfg, uint64(i+1), 16))
+	}
+	runStreams(b, e, 2, 8, 4, ads[:2])
+	var base, with float64
+	for b.Loop() {
+		base, _, _ = runStreams(b, e, 10, 16, 32, nil)
+		with, _, _ = runStreams(b, e, 10, 16, 32, ads)
+	}
+	b.ReportMetric(base, "tok/s_base")
+	b.ReportMetric(with, "tok/s_10adapters")
+	b.ReportMetric(1-with/base, "adapter_cost")
+}
+
+func randomAdapterRank(t testing.TB, cfg *model.Config, seed uint64, rank int) *lora.Adapter {
+	a := randomAdapter(t, cfg, seed)
+	if rank == a.Config.Rank {
+		return a
+	}
+	c, q, kv, ff := cfg.HiddenSize, cfg.QDim(), cfg.KVDim(), cfg.IntermediateSize
+	shape := func(m lora.Module) (int, int) {
+		switch m {
+		case lora.QProj:
+			return c, q
+		case lora.KProj, lora.VProj:
+			return c, kv
+		case lora.OProj:
+			return q, c
+		case lora.GateProj, lora.UpProj:
+			return c, ff
+		}
+		return ff, c
+	}
+	a, err := lora.New(lora.Config{Rank: rank, Alpha: float64(2 * rank)}, cfg.NumHiddenLayers, shape, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, nt := range a.Tensors() {
+		for i := range nt.Data {
+			if nt.Data[i] == 0 {
+				nt.Data[i] = 0.01
+			}
+		}
+	}
+	return a
+}
