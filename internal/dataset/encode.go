@@ -116,9 +116,18 @@ func (e *Encoder) Count(ex *Example, segs *[]Segment) (Counts, error) {
 		if err != nil {
 			return c, err
 		}
+		if ex.Format == FormatText {
+			// One line of a .txt file, which training reads as a single
+			// document: BOS and EOS come once per file, not per line.
+			bos, eos = 0, 0
+		}
 		c = Counts{Output: bos + n + eos}
 		if segs != nil {
-			*segs = []Segment{{Text: e.bosText() + ex.Text + e.eosText(), Loss: true, Tokens: c.Output}}
+			t := ex.Text
+			if bos+eos > 0 {
+				t = e.bosText() + t + e.eosText()
+			}
+			*segs = []Segment{{Text: t, Loss: true, Tokens: c.Output}}
 		}
 	case FormatPrompt:
 		if e.Template == nil {

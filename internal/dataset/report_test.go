@@ -70,10 +70,13 @@ func TestPreTrainingLimits(t *testing.T) {
 	if !r.Valid || r.Warnings != 0 || r.Plan.StepsPerEpoch != 3 {
 		t.Errorf("5,002-token document, context 2048: valid=%v warnings=%d steps/epoch=%d, want valid, 0, 3 (%s)", r.Valid, r.Warnings, r.Plan.StepsPerEpoch, r.FailureMessage)
 	}
-	txt := "First document line.\n\nSecond document, a little longer.\n"
+	// A .txt file is one document: no BOS/EOS per line, and short or
+	// repeated lines are prose, not near-empty or duplicate records.
+	txt := "First document line.\n\n***\nSecond document, a little longer.\n***\n"
 	r = mustValidate(t, Config{Type: ContinuedPreTraining}, bytesSource("corpus.txt", []byte(txt)))
-	if f := r.Files[0]; !r.Valid || f.Records != 2 || f.Format != FormatText || f.LossShare != 1 {
-		t.Errorf("txt: valid=%v records=%d format=%s lossShare=%v", r.Valid, f.Records, f.Format, f.LossShare)
+	if f := r.Files[0]; !r.Valid || r.Warnings != 0 || f.Records != 4 || f.Format != FormatText || f.LossShare != 1 || f.Total.Sum != 10 {
+		t.Errorf("txt: valid=%v warnings=%d records=%d format=%s lossShare=%v tokens=%d; want valid, 0, 4, text, 1, 10",
+			r.Valid, r.Warnings, f.Records, f.Format, f.LossShare, f.Total.Sum)
 	}
 }
 

@@ -562,7 +562,8 @@ func (v *run) checkLine(chk *lineChecker, rl *rawLine, res *lineResult, text boo
 				Reason: fmt.Sprintf("invalid UTF-8 at byte %d (0x%02X): datasets must be UTF-8; this line looks like %s", off+1, rl.data[off], guessEncoding(rl.data))})
 			return
 		}
-		ex = &Example{Format: FormatText, Text: string(rl.data)}
+		// The newline is part of the document training reads.
+		ex = &Example{Format: FormatText, Text: string(rl.data) + "\n"}
 		if chk.r.MaxChars > 0 && ex.chars() > chk.r.MaxChars {
 			res.issues = append(res.issues, Issue{Severity: SeverityError, Code: CodeRecordTooLarge, File: file, Line: rl.no,
 				Reason: fmt.Sprintf("line holds %d characters; the limit is %d", ex.chars(), chk.r.MaxChars), Message: msgInputSize(file, recordStart(rl.data))})
@@ -604,6 +605,11 @@ func (v *run) checkLine(chk *lineChecker, rl *rawLine, res *lineResult, text boo
 			reason = fmt.Sprintf("%d tokens; training drops records longer than %d tokens (truncation=drop)", c.Total, v.seqLen)
 		}
 		res.issues = append(res.issues, Issue{Severity: SeverityWarning, Code: CodeTruncated, File: file, Line: rl.no, Reason: reason})
+	}
+	// Lines of a .txt file are not records: short or repeated lines are
+	// normal prose, so near-empty and duplicate checks skip them.
+	if text {
+		return
 	}
 	if res.ok && nearEmpty(ex) {
 		res.issues = append(res.issues, Issue{Severity: SeverityWarning, Code: CodeNearEmpty, File: file, Line: rl.no,
@@ -677,16 +683,18 @@ func (v *run) merge(st *FileStats, b *batch, own, other *hashSet, dists *[3]dist
 				st.TruncatedLines = append(st.TruncatedLines, rl.no)
 			}
 		}
-		if prev := own.add(res.hash, rl.no); prev != 0 {
-			st.Duplicates++
-			v.log.add(Issue{Severity: SeverityWarning, Code: CodeDuplicate, File: st.File, Line: rl.no, Related: prev,
-				Reason: fmt.Sprintf("same record as line %d", prev)})
-		}
-		if other != nil {
-			if prev := other.find(res.hash); prev != 0 {
-				st.Overlap++
-				v.log.add(Issue{Severity: SeverityWarning, Code: CodeOverlap, File: st.File, Line: rl.no, Related: prev,
-					Reason: fmt.Sprintf("same record as training line %d: validation loss on it measures memorization", prev)})
+		if res.format != FormatText {
+			if prev := own.add(res.hash, rl.no); prev != 0 {
+				st.Duplicates++
+				v.log.add(Issue{Severity: SeverityWarning, Code: CodeDuplicate, File: st.File, Line: rl.no, Related: prev,
+					Reason: fmt.Sprintf("same record as line %d", prev)})
+			}
+			if other != nil {
+				if prev := other.find(res.hash); prev != 0 {
+					st.Overlap++
+					v.log.add(Issue{Severity: SeverityWarning, Code: CodeOverlap, File: st.File, Line: rl.no, Related: prev,
+						Reason: fmt.Sprintf("same record as training line %d: validation loss on it measures memorization", prev)})
+				}
 			}
 		}
 		for _, is := range res.issues {
@@ -710,7 +718,7 @@ func (v *run) previewExample() *Example {
 		return nil
 	}
 	if strings.EqualFold(filepath.Ext(v.previewFile), ".txt") {
-		return &Example{Format: FormatText, Text: string(v.previewRaw)}
+		return &Example{Format: FormatText, Text: string(v.previewRaw) + "\n"}
 	}
 	rules := v.rules
 	rules.File = v.previewFile
