@@ -34,12 +34,49 @@ func newEnvironment() *exec.Environment {
 	methods.Dict = orderedDictMethods(builtins.Methods.Dict)
 	methods.Str = pyStrMethods(builtins.Methods.Str)
 	methods.List = immutableList(builtins.Methods.List)
+	_ = filters.Register(callFilter, callMethodFilter(methods))
 	return &exec.Environment{
 		Context:           ctx,
 		Filters:           filters,
 		Tests:             exec.NewTestSet(map[string]exec.TestFunction{}).Update(builtins.Tests),
 		ControlStructures: cs,
 		Methods:           methods,
+	}
+}
+
+// callMethodFilter backs rewritten method calls: x|__strata_call('name', args...).
+func callMethodFilter(m exec.Methods) exec.FilterFunction {
+	return func(e *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+		if in.IsError() {
+			return in
+		}
+		if len(params.Args) == 0 {
+			return exec.AsValue(errors.New("method call: bad rewrite"))
+		}
+		name := params.Args[0].String()
+		args := &exec.VarArgs{Args: params.Args[1:], KwArgs: params.KwArgs}
+		var res any
+		err := fmt.Errorf("%s has no method %q", in.String(), name)
+		switch {
+		case in.IsString():
+			if fn, ok := m.Str.Get(name); ok {
+				res, err = fn(in.String(), in, args)
+			}
+		case in.IsList():
+			if fn, ok := m.List.Get(name); ok {
+				l, _ := in.ToGoSimpleType(false).([]any)
+				res, err = fn(l, in, args)
+			}
+		case in.IsDict():
+			if fn, ok := m.Dict.Get(name); ok {
+				d, _ := in.ToGoSimpleType(false).(map[string]any)
+				res, err = fn(d, in, args)
+			}
+		}
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		return exec.AsValue(res)
 	}
 }
 

@@ -19,7 +19,7 @@ func rewriteConditionals(src string) string { return rewriteTags(src, false) }
 func rewriteConditionalsAll(src string) string { return rewriteTags(src, true) }
 
 func rewriteTags(src string, sets bool) string {
-	if !strings.Contains(src, " if ") && !strings.Contains(src, "\nif ") {
+	if !strings.Contains(src, "if") && !strings.Contains(src, ").") {
 		return src
 	}
 	var sb strings.Builder
@@ -69,7 +69,7 @@ func rewriteTags(src string, sets bool) string {
 			i = end + k
 			continue
 		}
-		body = rewriteExpr(body, false)
+		body = rewriteMethodChains(rewriteExpr(body, false))
 		if sets && closer == "%}" {
 			body = rewriteSet(body)
 		}
@@ -331,4 +331,86 @@ func rewriteCond(e string) string {
 		out += ", " + strings.TrimSpace(c)
 	}
 	return out + ")" + nl
+}
+
+// callFilter is the filter that rewritten method calls use.
+const callFilter = "__strata_call"
+
+// rewriteMethodChains rewrites method calls on parenthesized expressions,
+// "(x | f).strip().split(',')", which gonja cannot call, into filter chains,
+// "(x | f)|__strata_call('strip')|__strata_call('split', ',')".
+func rewriteMethodChains(s string) string {
+	for range 16 { // inner chains are rewritten on later passes
+		t := rewriteMethodChainsOnce(s)
+		if t == s {
+			break
+		}
+		s = t
+	}
+	return s
+}
+
+func rewriteMethodChainsOnce(s string) string {
+	toks := scanExpr(s)
+	var sb strings.Builder
+	last := 0
+	for k := 0; k < len(toks); k++ {
+		t := toks[k]
+		if t.kind != '(' || s[t.a] != '(' {
+			continue
+		}
+		if k > 0 && (toks[k-1].kind == ')' || toks[k-1].kind == 's' || (toks[k-1].kind == 'n' && !isKeyword(s[toks[k-1].a:toks[k-1].b]))) {
+			continue // a call or subscript, not a parenthesized expression
+		}
+		m := matchClose(toks, k)
+		if m < 0 {
+			break
+		}
+		j := m
+		for j+3 < len(toks) && toks[j+1].kind == 'p' && s[toks[j+1].a] == '.' && toks[j+2].kind == 'n' && toks[j+3].kind == '(' && s[toks[j+3].a] == '(' {
+			end := matchClose(toks, j+3)
+			if end < 0 {
+				break
+			}
+			sb.WriteString(s[last:toks[j+1].a])
+			sb.WriteString("|" + callFilter + "('" + s[toks[j+2].a:toks[j+2].b] + "'")
+			if end > j+4 {
+				sb.WriteString(", ")
+				sb.WriteString(s[toks[j+3].b:toks[end].a])
+			}
+			sb.WriteString(")")
+			last = toks[end].b
+			j = end
+		}
+		if j > m {
+			k = j
+		}
+	}
+	sb.WriteString(s[last:])
+	return sb.String()
+}
+
+// matchClose returns the index of the token closing the group opened at k.
+func matchClose(toks []etok, k int) int {
+	depth := 0
+	for m := k; m < len(toks); m++ {
+		switch toks[m].kind {
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth == 0 {
+				return m
+			}
+		}
+	}
+	return -1
+}
+
+func isKeyword(w string) bool {
+	switch w {
+	case "if", "elif", "else", "in", "and", "or", "not", "is", "for", "set":
+		return true
+	}
+	return false
 }

@@ -14,6 +14,8 @@ func TestRewriteConditionals(t *testing.T) {
 		{"{# (a if b else c) #}{% raw %}{{ (a if b else c) }}{% endraw %}", "{# (a if b else c) #}{% raw %}{{ (a if b else c) }}{% endraw %}"},
 		{"text (a if b else c) {{ '(a if b else c)' }}", "text (a if b else c) {{ '(a if b else c)' }}"},
 		{"{{ (a if b else c if d else e) }}", "{{ (__strata_cond(b, a, __strata_cond(d, c, e))) }}"},
+		{"{% set x = (m | default('', true)).replace('/t', '').strip() %}", "{% set x = (m | default('', true))|__strata_call('replace', '/t', '')|__strata_call('strip') %}"},
+		{"{{ f(x).strip() + (y).upper() }}", "{{ f(x).strip() + (y)|__strata_call('upper') }}"},
 	}
 	for _, tt := range tests {
 		if got := rewriteConditionals(tt.in); got != tt.want {
