@@ -1,5 +1,5 @@
 // Package starter builds Strata's starter model: a small Llama-architecture
-// model (about 5M parameters) with a byte-level BPE tokenizer trained by
+// model (about 3.5M parameters) with a byte-level BPE tokenizer trained by
 // engine/tokenizer on a bundled corpus, lightly pre-trained on that corpus,
 // and written as a complete Hugging Face directory (config.json,
 // model.safetensors, tokenizer.json, tokenizer_config.json with a chat
@@ -40,7 +40,7 @@ var corpus string
 
 // recipeVersion changes whenever the build changes in a way the hash of its
 // inputs would not show.
-const recipeVersion = "starter-v2"
+const recipeVersion = "starter-v3"
 
 // Special tokens of the starter tokenizer, in id order after the learned
 // vocabulary's first ids.
@@ -64,7 +64,7 @@ const ChatTemplate = "{{ bos_token }}{% for message in messages %}" +
 func Config(v int) *model.Config {
 	return &model.Config{
 		Architectures: []string{"LlamaForCausalLM"}, ModelType: "llama",
-		HiddenSize: 256, IntermediateSize: 704, NumHiddenLayers: 6,
+		HiddenSize: 256, IntermediateSize: 704, NumHiddenLayers: 4,
 		NumAttentionHeads: 4, NumKeyValueHeads: 4, VocabSize: v,
 		RMSNormEps: 1e-5, RopeTheta: 10000, MaxPositionEmbeddings: 512,
 		TieWordEmbeddings: true, HiddenAct: "silu", TorchDType: "float32",

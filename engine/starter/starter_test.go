@@ -1,12 +1,14 @@
 package starter
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
-	"time"
 
+	"github.com/strata-ml/strata/engine/model"
 	"github.com/strata-ml/strata/engine/tokenizer"
 	"github.com/strata-ml/strata/engine/train"
 )
@@ -23,7 +25,7 @@ func TestTokenizerRoundTrip(t *testing.T) {
 	if v := tok.VocabSize(); v > 2048 || v < 512 {
 		t.Errorf("vocab %d, want 512..2048", v)
 	}
-	for _, s := range []string{"Ticket: we get ERR_429_API_LIMIT when calling the orders endpoint.", "naïve café ☕ 123"} {
+	for _, s := range []string{"Ticket: we get ERR_429_API_LIMIT when calling the orders endpoint.", "naïve café ☕ 123\n\n  tabs\tand  spaces"} {
 		ids := tok.Encode(s, true)
 		if ids[0] != tok.BOS() {
 			t.Errorf("Encode(%q) does not start with BOS", s)
@@ -31,25 +33,103 @@ func TestTokenizerRoundTrip(t *testing.T) {
 		if got := tok.Decode(ids, true); got != s {
 			t.Errorf("Decode(Encode(%q)) = %q", s, got)
 		}
-		t.Logf("%q: %d tokens", s, len(ids))
+	}
+	for _, s := range specialTokens {
+		if id, ok := tok.TokenToID(s); !ok || !tok.IsSpecial(id) {
+			t.Errorf("special token %q missing", s)
+		}
 	}
 }
 
-func TestBuildQuick(t *testing.T) {
-	start := time.Now()
-	dir, err := EnsureWith(t.Context(), t.TempDir(), Options{PretrainEpochs: -1})
+// TestEnsureCachesAndIsDeterministic builds the starter without its
+// pre-training twice in different directories (identical bytes), checks the
+// directory is a complete Hugging Face model, and that a second Ensure in
+// the same directory reuses the build.
+func TestEnsureCachesAndIsDeterministic(t *testing.T) {
+	o := Options{PretrainEpochs: -1}
+	root := t.TempDir()
+	a, err := EnsureWith(t.Context(), root, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("built in %v", time.Since(start))
+	b, err := EnsureWith(t.Context(), t.TempDir(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, f := range []string{"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json", "special_tokens_map.json"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			t.Error(err)
+		x, err := os.ReadFile(filepath.Join(a, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, _ := os.ReadFile(filepath.Join(b, f))
+		if !bytes.Equal(x, y) {
+			t.Errorf("%s differs between two builds", f)
 		}
 	}
+	if filepath.Base(a) != filepath.Base(b) {
+		t.Errorf("build names %s and %s differ", a, b)
+	}
+	st, _ := os.Stat(filepath.Join(a, "model.safetensors"))
+	again, err := EnsureWith(t.Context(), root, o)
+	if err != nil || again != a {
+		t.Fatalf("second Ensure = %s, %v; want %s", again, err, a)
+	}
+	if st2, _ := os.Stat(filepath.Join(a, "model.safetensors")); !st2.ModTime().Equal(st.ModTime()) {
+		t.Error("second Ensure rebuilt the model")
+	}
+	m, err := model.Load(a, model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range m.Params() {
+		n += len(p.Data)
+	}
+	t.Logf("starter: %d parameters, vocab %d", n, m.Config().VocabSize)
 	var cfg map[string]any
-	b, _ := os.ReadFile(filepath.Join(dir, "config.json"))
-	json.Unmarshal(b, &cfg)
-	t.Logf("config %v", cfg)
-	_ = train.HPBatchSize
+	raw, _ := os.ReadFile(filepath.Join(a, "tokenizer_config.json"))
+	if err := json.Unmarshal(raw, &cfg); err != nil || cfg["chat_template"] != ChatTemplate {
+		t.Errorf("tokenizer_config.json chat_template missing: %v", err)
+	}
+	ents, _ := os.ReadDir(root)
+	if len(ents) != 1 {
+		t.Errorf("cache dir holds %d entries, want just the build", len(ents))
+	}
+}
+
+func TestSampleDataset(t *testing.T) {
+	dir := t.TempDir()
+	paths, err := WriteSampleDataset(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantN := []int{SampleTrainRecords, SampleValidationRecords, SampleTestRecords}
+	labels := map[string]bool{}
+	for _, c := range ticketCodes {
+		for _, p := range ticketImpact {
+			labels[TicketCompletion(c.Category, p.Priority)] = true
+		}
+	}
+	for i, p := range paths {
+		recs, bad, err := train.ReadFile(p, false)
+		if err != nil || len(bad) > 0 || len(recs) != wantN[i] {
+			t.Fatalf("%s: %d records, bad %v, err %v", p, len(recs), bad, err)
+		}
+		seen := map[string]bool{}
+		for _, r := range recs {
+			if !labels[r.Completion] || !strings.Contains(r.Prompt, "ERR_") {
+				t.Fatalf("%s line %d: %+v", p, r.Line, r)
+			}
+			seen[r.Completion] = true
+		}
+		if i == 0 && len(seen) != len(labels) {
+			t.Errorf("train split covers %d of %d labels", len(seen), len(labels))
+		}
+	}
+	again, _ := WriteSampleDataset(t.TempDir())
+	x, _ := os.ReadFile(paths[2])
+	y, _ := os.ReadFile(again[2])
+	if !bytes.Equal(x, y) {
+		t.Error("sample dataset is not deterministic")
+	}
 }
