@@ -235,7 +235,8 @@ func (s *Service) GetJob(ctx context.Context, account, ident string) (*store.Job
 }
 
 // StopJob asks an InProgress job to stop: it becomes Stopping now and
-// Stopped once the worker has checkpointed and ended the child.
+// Stopped once the worker has checkpointed and ended the child. A job that
+// has not started (still queued) becomes Stopped at once.
 func (s *Service) StopJob(ctx context.Context, account, ident string) error {
 	j, err := s.GetJob(ctx, account, ident)
 	if err != nil {
@@ -254,6 +255,14 @@ func (s *Service) StopJob(ctx context.Context, account, ident string) error {
 			return apierr.Conflictf("The model customization job %s is %s and cannot be stopped; only InProgress jobs can be stopped.", cur.Name, cur.Status)
 		}
 		now := s.now()
+		if cur.StatusDetails.Validation.Status == store.PhaseNotStarted {
+			// Still queued: no child to stop, so it is Stopped at once.
+			cur.Status, cur.LastModifiedTime, cur.EndTime = store.JobStopped, now, now
+			if err := tx.UpdateJob(ctx, cur); err != nil {
+				return err
+			}
+			return tx.AppendEvents(ctx, store.Event{JobID: cur.ID, Time: now, Type: "job." + store.JobStopped})
+		}
 		cur.Status, cur.LastModifiedTime = store.JobStopping, now
 		for _, p := range []*store.Phase{&cur.StatusDetails.Validation, &cur.StatusDetails.DataProcessing, &cur.StatusDetails.Training} {
 			if p.Status == store.PhaseInProgress {

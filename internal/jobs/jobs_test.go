@@ -81,8 +81,23 @@ func TestStopStates(t *testing.T) {
 	svc, st, _ := newService(t, 8)
 	ctx := t.Context()
 	arn, _ := svc.CreateJob(ctx, acct, input("s", ""))
+	// A running job (validation started) goes through Stopping.
+	j0, _ := svc.GetJob(ctx, acct, arn)
+	j0.StatusDetails.Validation.Status = store.PhaseInProgress
+	_ = st.UpdateJob(ctx, j0)
 	if err := svc.StopJob(ctx, acct, arn); err != nil {
 		t.Fatal(err)
+	}
+	if j, _ := svc.GetJob(ctx, acct, arn); j.Status != store.JobStopping || j.StatusDetails.Validation.Status != store.PhaseStopping {
+		t.Errorf("running job after stop: %s %+v", j.Status, j.StatusDetails.Validation)
+	}
+	// A queued job is Stopped at once.
+	q, _ := svc.CreateJob(ctx, acct, input("queued", ""))
+	if err := svc.StopJob(ctx, acct, q); err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := svc.GetJob(ctx, acct, q); j.Status != store.JobStopped || j.EndTime.IsZero() {
+		t.Errorf("queued job after stop: %s", j.Status)
 	}
 	if err := svc.StopJob(ctx, acct, "s"); err != nil {
 		t.Errorf("stop while Stopping = %v", err)

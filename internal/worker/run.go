@@ -98,7 +98,27 @@ func (w *Worker) runTask(ctx context.Context, task *store.Task) {
 		ack()
 		return
 	}
-	res := w.execute(ctx, task, j, log)
+	// Heartbeat the lease for the whole run (staging and validation too).
+	lost, hbDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		t := time.NewTicker(w.cfg.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-hbDone:
+				return
+			case <-t.C:
+				err := w.cfg.Store.Heartbeat(context.WithoutCancel(ctx), task.ID, w.cfg.Owner, w.cfg.Now().Add(w.cfg.Lease))
+				if errors.Is(err, store.ErrLeaseLost) {
+					log.Error("lease lost; abandoning the job to its new owner")
+					close(lost)
+					return
+				}
+			}
+		}
+	}()
+	res := w.execute(ctx, task, j, lost, log)
+	close(hbDone)
 	bg := context.WithoutCancel(ctx)
 	switch res.out {
 	case outCompleted:
@@ -140,7 +160,7 @@ type runResult struct {
 func (w *Worker) jobDir(j *store.Job) string { return filepath.Join(w.cfg.WorkDir, j.Account, j.ID) }
 
 // execute stages inputs and runs the child once.
-func (w *Worker) execute(ctx context.Context, task *store.Task, j *store.Job, log interface {
+func (w *Worker) execute(ctx context.Context, task *store.Task, j *store.Job, lost <-chan struct{}, log interface {
 	Info(string, ...any)
 	Warn(string, ...any)
 	Error(string, ...any)
@@ -160,11 +180,19 @@ func (w *Worker) execute(ctx context.Context, task *store.Task, j *store.Job, lo
 		return runResult{out: outCrashed, message: err.Error()}
 	}
 	// Validation phase: stage inputs, check output write access, check data.
+	started := true
 	if _, err := w.update(ctx, j.Account, j.ID, func(j *store.Job, now time.Time) []store.Event {
+		if j.Status != store.JobInProgress {
+			started = false // stopped before it began
+			return nil
+		}
 		setStage(j, "Validation", now)
 		return []store.Event{stageEvent("Validation")}
 	}); err != nil {
 		return runResult{out: outCrashed, message: err.Error()}
+	}
+	if !started {
+		return runResult{out: outStopped}
 	}
 	trainFile := filepath.Join(inDir, "train", path.Base(j.TrainingS3URI))
 	if err := w.cfg.Objects.Download(ctx, j.Account, j.TrainingS3URI, trainFile); err != nil {
@@ -215,7 +243,12 @@ func (w *Worker) execute(ctx context.Context, task *store.Task, j *store.Job, lo
 	if entries, _ := os.ReadDir(ckDir); len(entries) > 0 {
 		args = append(args, "--resume")
 	}
-	return w.runChild(ctx, task, j, args, outDir, log)
+	select {
+	case <-lost:
+		return runResult{out: outInterrupted, leaseLost: true}
+	default:
+	}
+	return w.runChild(ctx, task, j, args, outDir, lost, log)
 }
 
 func seedOf(id string) int64 {
@@ -270,7 +303,7 @@ func endPhases(j *store.Job, status string, now time.Time) {
 	}
 }
 
-func (w *Worker) runChild(ctx context.Context, task *store.Task, j *store.Job, args []string, outDir string, log interface {
+func (w *Worker) runChild(ctx context.Context, task *store.Task, j *store.Job, args []string, outDir string, lost <-chan struct{}, log interface {
 	Info(string, ...any)
 	Warn(string, ...any)
 	Error(string, ...any)
@@ -299,8 +332,6 @@ func (w *Worker) runChild(ctx context.Context, task *store.Task, j *store.Job, a
 	)
 	why := make(chan reason, 1)
 	go func() {
-		t := time.NewTicker(w.cfg.Lease / 3)
-		defer t.Stop()
 		poll := time.NewTicker(w.cfg.Poll)
 		defer poll.Stop()
 		var killTimer <-chan time.Time
@@ -314,7 +345,7 @@ func (w *Worker) runChild(ctx context.Context, task *store.Task, j *store.Job, a
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 			killTimer = time.After(w.cfg.StopGrace)
 		}
-		ctxDone := ctx.Done()
+		ctxDone, lostCh := ctx.Done(), lost
 		for {
 			select {
 			case <-done:
@@ -324,16 +355,13 @@ func (w *Worker) runChild(ctx context.Context, task *store.Task, j *store.Job, a
 				signal(shutdown)
 			case <-killTimer:
 				_ = cmd.Process.Kill()
-			case <-t.C:
-				bg := context.WithoutCancel(ctx)
-				now := w.cfg.Now()
-				if err := w.cfg.Store.Heartbeat(bg, task.ID, w.cfg.Owner, now.Add(w.cfg.Lease)); errors.Is(err, store.ErrLeaseLost) {
-					if sent == none {
-						sent = lostLease
-						why <- lostLease
-					}
-					_ = cmd.Process.Kill()
+			case <-lostCh:
+				lostCh = nil
+				if sent == none {
+					sent = lostLease
+					why <- lostLease
 				}
+				_ = cmd.Process.Kill()
 			case <-poll.C:
 				if sent != none {
 					continue
@@ -454,6 +482,9 @@ func (w *Worker) finishFailed(ctx context.Context, j *store.Job, msg string) {
 		msg = msg[:2048]
 	}
 	if _, err := w.update(ctx, j.Account, j.ID, func(cur *store.Job, now time.Time) []store.Event {
+		if cur.Status != store.JobInProgress && cur.Status != store.JobStopping {
+			return nil
+		}
 		cur.Status, cur.FailureMessage, cur.EndTime = store.JobFailed, msg, now
 		endPhases(cur, store.PhaseFailed, now)
 		b, _ := json.Marshal(trainspec.Event{Type: trainspec.EventFailed, Message: msg})
@@ -465,6 +496,9 @@ func (w *Worker) finishFailed(ctx context.Context, j *store.Job, msg string) {
 
 func (w *Worker) finishStopped(ctx context.Context, j *store.Job) {
 	if _, err := w.update(ctx, j.Account, j.ID, func(cur *store.Job, now time.Time) []store.Event {
+		if cur.Status != store.JobInProgress && cur.Status != store.JobStopping {
+			return nil
+		}
 		cur.Status, cur.EndTime = store.JobStopped, now
 		endPhases(cur, store.PhaseStopped, now)
 		return []store.Event{{Type: "job." + store.JobStopped}}

@@ -191,6 +191,7 @@ func (w *Worker) loop(ctx context.Context, slot int) {
 
 // update applies fn to the job in a transaction and appends the events it
 // returns (the outbox): the status change and its events commit together.
+// When fn returns nil nothing is written.
 func (w *Worker) update(ctx context.Context, account, id string, fn func(j *store.Job, now time.Time) []store.Event) (*store.Job, error) {
 	var out *store.Job
 	err := w.cfg.Store.Tx(ctx, func(tx store.Store) error {
