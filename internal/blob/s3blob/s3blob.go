@@ -39,17 +39,38 @@ import (
 // AWS_REGION or AWS_DEFAULT_REGION).
 type Config struct {
 	// Endpoint is the service URL ("http://127.0.0.1:9000"); empty for AWS.
-	Endpoint string
-	Region   string
+	Endpoint string `json:"endpoint,omitempty"`
+	Region   string `json:"region,omitempty"`
 	// UsePathStyle addresses buckets as /bucket/key (MinIO and most self-hosted S3).
-	UsePathStyle    bool
-	AccessKeyID     string
-	SecretAccessKey string
-	SessionToken    string
+	UsePathStyle    bool   `json:"usePathStyle,omitempty"`
+	AccessKeyID     string `json:"accessKeyId,omitempty"`
+	SecretAccessKey string `json:"secretAccessKey,omitempty"`
+	SessionToken    string `json:"sessionToken,omitempty"`
 	// PartSize is the multipart part size and single-PutObject limit; 8 MiB when zero.
-	PartSize int64
+	PartSize int64 `json:"partSize,omitempty"`
 	// HTTPClient overrides the SDK's HTTP client.
-	HTTPClient *http.Client
+	HTTPClient *http.Client `json:"-"`
+}
+
+// NewResolver builds the s3:// resolver of a server: buckets named in
+// external live on the external S3 service their Config describes (one client
+// per distinct Config); every other bucket is served by def (the embedded
+// store).
+func NewResolver(def blob.Backend, external map[string]Config) (*blob.Resolver, error) {
+	r := &blob.Resolver{Default: def, Buckets: map[string]blob.Backend{}}
+	clients := map[Config]*Client{}
+	for bucket, cfg := range external {
+		c, ok := clients[cfg]
+		if !ok {
+			var err error
+			if c, err = New(cfg); err != nil {
+				return nil, fmt.Errorf("s3blob: bucket %s: %w", bucket, err)
+			}
+			clients[cfg] = c
+		}
+		r.Buckets[bucket] = c
+	}
+	return r, nil
 }
 
 // Client is a connection to one S3 service. It implements [blob.Backend].

@@ -149,3 +149,40 @@ func TestNewNeedsCredentials(t *testing.T) {
 		t.Errorf("New with env credentials = %v", err)
 	}
 }
+
+// TestNewResolver maps one bucket to MinIO and leaves the rest on the embedded store.
+func TestNewResolver(t *testing.T) {
+	t.Parallel()
+	ep, user, pw := startMinIO(t)
+	st, err := diskblob.Open(t.TempDir(), diskblob.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	st.CreateBucket(t.Context(), "local-data", "111111111111")
+	cfg := s3blob.Config{Endpoint: ep, UsePathStyle: true, AccessKeyID: user, SecretAccessKey: pw}
+	r, err := s3blob.NewResolver(st, map[string]s3blob.Config{"remote-data": cfg, "remote-other": cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := s3blob.New(cfg)
+	c.CreateBucket(t.Context(), "remote-data")
+	for _, uri := range []string{"s3://remote-data/x/y.jsonl", "s3://local-data/x/y.jsonl"} {
+		b, key, err := r.Open(t.Context(), uri)
+		if err != nil {
+			t.Fatalf("Open(%s) = %v", uri, err)
+		}
+		if _, err := b.Put(t.Context(), key, strings.NewReader(uri), nil); err != nil {
+			t.Fatalf("Put via %s = %v", uri, err)
+		}
+	}
+	// The remote object is in MinIO, the local one on disk.
+	rb, _ := c.Bucket(t.Context(), "remote-data")
+	if got, err := blob.ReadAll(t.Context(), rb, "x/y.jsonl"); err != nil || string(got) != "s3://remote-data/x/y.jsonl" {
+		t.Errorf("MinIO object = %q, %v", got, err)
+	}
+	lb, _ := st.Bucket(t.Context(), "local-data")
+	if got, err := blob.ReadAll(t.Context(), lb, "x/y.jsonl"); err != nil || string(got) != "s3://local-data/x/y.jsonl" {
+		t.Errorf("embedded object = %q, %v", got, err)
+	}
+}
