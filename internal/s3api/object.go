@@ -186,7 +186,11 @@ func (h *Handler) getObject(req *request, head bool) error {
 	if head {
 		return nil
 	}
-	if _, err := io.Copy(req.w, o); err != nil {
+	var src io.Reader = o
+	if u, ok := o.ReadCloser.(interface{ Unwrap() io.Reader }); ok {
+		src = u.Unwrap() // lets net/http use sendfile for file-backed objects
+	}
+	if _, err := io.Copy(req.w, src); err != nil {
 		// Headers are out; all we can do is cut the connection short.
 		h.o.Logger.Debug("s3 get: copy body", "bucket", req.bucket, "key", req.key, "err", err)
 	}

@@ -362,16 +362,28 @@ func (b *Bucket) Get(ctx context.Context, key string, rng *blob.Range) (*blob.Ob
 		f.Close()
 		return nil, b.wrapErr("get", key, err)
 	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		f.Close()
+		return nil, b.wrapErr("get", key, err)
+	}
 	return &blob.Object{
-		ReadCloser: readCloser{io.NewSectionReader(f, off, n), f},
+		ReadCloser: &fileReader{LimitedReader: io.LimitedReader{R: f, N: n}, f: f},
 		Attrs:      a, Offset: off, Length: n,
 	}, nil
 }
 
-type readCloser struct {
-	io.Reader
-	io.Closer
+// fileReader reads a span of an open file. Unwrap exposes the
+// *io.LimitedReader over the *os.File so that net/http can send it with
+// sendfile(2).
+type fileReader struct {
+	io.LimitedReader
+	f *os.File
 }
+
+func (r *fileReader) Close() error { return r.f.Close() }
+
+// Unwrap returns the underlying *io.LimitedReader of the *os.File.
+func (r *fileReader) Unwrap() io.Reader { return &r.LimitedReader }
 
 // Stat implements [blob.Bucket].
 func (b *Bucket) Stat(ctx context.Context, key string) (blob.Attrs, error) {
