@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/strata-ml/strata/engine/model"
+	"github.com/strata-ml/strata/engine/template"
 	"github.com/strata-ml/strata/engine/tokenizer"
 	"github.com/strata-ml/strata/engine/train"
 )
@@ -131,5 +132,53 @@ func TestSampleDataset(t *testing.T) {
 	y, _ := os.ReadFile(again[2])
 	if !bytes.Equal(x, y) {
 		t.Error("sample dataset is not deterministic")
+	}
+}
+
+// TestConversationMask builds a conversation example with the starter's
+// real tokenizer and chat template and checks that exactly the assistant
+// turns (with their <|eot_id|>) are learned.
+func TestConversationMask(t *testing.T) {
+	dir, err := EnsureWith(t.Context(), t.TempDir(), Options{PretrainEpochs: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokenizer.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := template.FromConfig(tok.Config(), template.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := train.TokensFor(tok, train.TemplateRenderer(tpl, tok.Config()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := train.ParseRecord([]byte(`{"schemaVersion":"bedrock-conversation-2024","system":[{"text":"Be brief."}],"messages":[`+
+		`{"role":"user","content":[{"text":"What does ERR_429_API_LIMIT mean?"}]},{"role":"assistant","content":[{"text":"Too many requests."}]},`+
+		`{"role":"user","content":[{"text":"Thanks!"}]},{"role":"assistant","content":[{"text":"You are welcome."}]}]}`), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep train.DataReport
+	ex, err := train.BuildFineTuning([]train.Record{rec}, tokens, 512, "truncate", &rep)
+	if err != nil || len(ex) != 1 {
+		t.Fatalf("BuildFineTuning: %v, %d examples, %+v", err, len(ex), rep)
+	}
+	var learned []int32
+	var runs []string
+	for i, l := range ex[0].Learn {
+		if l {
+			learned = append(learned, ex[0].Tokens[i])
+		}
+		if (!l || i == len(ex[0].Learn)-1) && len(learned) > 0 {
+			runs = append(runs, tok.Decode(learned, false))
+			learned = nil
+		}
+	}
+	want := []string{"Too many requests.<|eot_id|>", "You are welcome.<|eot_id|>"}
+	if len(runs) != 2 || runs[0] != want[0] || runs[1] != want[1] {
+		t.Errorf("learned runs %q, want %q", runs, want)
 	}
 }
