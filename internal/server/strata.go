@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -184,6 +185,8 @@ func (s *Server) jobMetrics(w http.ResponseWriter, r *http.Request) error {
 			break
 		}
 	}
+	// Steps backfilled at completion arrive after the others.
+	slices.SortStableFunc(out.Training, func(a, b stepMetric) int { return a.Step - b.Step })
 	return writeJSON(w, http.StatusOK, out)
 }
 

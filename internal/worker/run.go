@@ -565,6 +565,10 @@ func (w *Worker) finishCompleted(ctx context.Context, j *store.Job, res runResul
 	if err != nil {
 		return err
 	}
+	backfill, err := w.missingSteps(ctx, j.ID, filepath.Join(res.outputDir, trainspec.StepMetricsFile))
+	if err != nil {
+		return err
+	}
 	region := "us-east-1"
 	if a, err := awsproto.ParseARN(j.ARN); err == nil {
 		region = a.Region
@@ -616,6 +620,12 @@ func (w *Worker) finishCompleted(ctx context.Context, j *store.Job, res runResul
 		if err := tx.UpdateJob(ctx, cur); err != nil {
 			return err
 		}
+		for i := range backfill {
+			backfill[i].JobID, backfill[i].Time = cur.ID, now
+		}
+		if err := tx.AppendEvents(ctx, backfill...); err != nil {
+			return err
+		}
 		data, _ := json.Marshal(map[string]any{"customModelArn": m.ARN, "trainingLoss": tl})
 		return tx.AppendEvents(ctx, store.Event{JobID: cur.ID, Time: now, Type: "job." + store.JobCompleted, Data: data})
 	})
@@ -648,4 +658,54 @@ func kmsARN(id string) string {
 		return id
 	}
 	return ""
+}
+
+// missingSteps returns step events for the rows of the child's metrics CSV
+// that no recorded step event covers: steps the child reported just before a
+// crash, after its last checkpoint was written but before the worker stored
+// them, are not re-run after the resume. The CSV (step_number from 0) is the
+// child's durable record; event steps count from 1.
+func (w *Worker) missingSteps(ctx context.Context, jobID, csvPath string) ([]store.Event, error) {
+	f, err := os.Open(csvPath)
+	if err != nil {
+		return nil, nil // no metrics file: nothing to backfill
+	}
+	defer f.Close()
+	seen := map[int]bool{}
+	after := int64(0)
+	for {
+		evs, err := w.cfg.Store.ListEvents(ctx, jobID, after, 5000)
+		if err != nil {
+			return nil, fmt.Errorf("worker: backfill: %w", err)
+		}
+		for _, e := range evs {
+			after = e.Seq
+			if e.Type == trainspec.EventStep {
+				var te trainspec.Event
+				if json.Unmarshal(e.Data, &te) == nil {
+					seen[te.Step] = true
+				}
+			}
+		}
+		if len(evs) < 5000 {
+			break
+		}
+	}
+	var out []store.Event
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var step, epoch int
+		var loss, ppl float64
+		if n, _ := fmt.Sscanf(strings.ReplaceAll(sc.Text(), ",", " "), "%d %d %g %g", &step, &epoch, &loss, &ppl); n != 4 {
+			continue // header or malformed row
+		}
+		if seen[step+1] {
+			continue
+		}
+		seen[step+1] = true
+		b, _ := json.Marshal(trainspec.Event{Type: trainspec.EventStep, Step: step + 1, Epoch: epoch + 1, Loss: loss, Perplexity: ppl,
+			Message: "backfilled from " + trainspec.StepMetricsFile})
+		out = append(out, store.Event{Type: trainspec.EventStep, Data: b})
+	}
+	return out, nil
 }
