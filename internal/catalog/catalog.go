@@ -151,6 +151,15 @@ func (c *Catalog) Get(ctx context.Context, ident string) (*Model, error) {
 			return m, nil
 		}
 	}
+	// Bedrock's customizable variants carry a context-length suffix
+	// (meta.llama3-1-8b-instruct-v1:0:128k): accept it for a registered id.
+	if i := strings.LastIndexByte(id, ':'); i > 0 && strings.Count(id, ":") == 2 {
+		for _, m := range models {
+			if m.ID == id[:i] {
+				return m, nil
+			}
+		}
+	}
 	return nil, fmt.Errorf("catalog: %q: %w", ident, ErrNotFound)
 }
 

@@ -66,6 +66,12 @@ func TestCatalog(t *testing.T) {
 	if err != nil || m.Dir != "/s" {
 		t.Errorf("Get(arn) = %v, %v", m, err)
 	}
+	if m, err := c.Get(t.Context(), "meta.llama3-1-8b-instruct-v1:0:128k"); err != nil || m.ID != "meta.llama3-1-8b-instruct-v1:0" {
+		t.Errorf("Get(context-length variant) = %v, %v", m, err)
+	}
+	if _, err := c.Get(t.Context(), "meta.llama3-1-8b-instruct-v1"); err == nil {
+		t.Error("Get(id without version) succeeded")
+	}
 	if _, err := c.GetCustomModel(t.Context(), "123456789012", "nope"); !apierr.Is(err, apierr.NotFound) {
 		t.Errorf("GetCustomModel(nope) = %v", err)
 	}
