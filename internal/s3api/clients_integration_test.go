@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,6 +139,18 @@ func TestAWSCLI(t *testing.T) {
 	}
 	if h, err := e.client("AKIDALICE").HeadObject(t.Context(), &s3sdk.HeadObjectInput{Bucket: awssdk.String("cli-bucket"), Key: awssdk.String("copied/eight-plus")}); err != nil || !strings.HasSuffix(awssdk.ToString(h.ETag), `-2"`) {
 		t.Errorf("copied object: HeadObject = %v; want a 2-part multipart ETag (UploadPartCopy)", err)
+	}
+	// aws s3 presign, fetched with plain HTTP.
+	url := strings.TrimSpace(s3("presign", "s3://cli-bucket/single/eight-plus", "--expires-in", "300"))
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := md5.New()
+	io.Copy(h, resp.Body)
+	resp.Body.Close()
+	if got := hex.EncodeToString(h.Sum(nil)); resp.StatusCode != 200 || got != sums["eight-plus"] {
+		t.Errorf("GET %s = %d, md5 %s; want 200, %s", url, resp.StatusCode, got, sums["eight-plus"])
 	}
 	s3("cp", "--recursive", src, "s3://cli-bucket/cp/")
 	s3("cp", "--recursive", "s3://cli-bucket/cp/", dst)
