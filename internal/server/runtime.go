@@ -457,8 +457,8 @@ func (s *Server) invokeModelStream(w http.ResponseWriter, r *http.Request) error
 	gr := inv.generateRequest(req)
 	out := 0
 	gr.OnPrompt = func(n int) error {
-		st.SetInputTokens(n)
-		return es.send(st.Start())
+		st.SetInputTokens(n) // the opening frames go out with the first text
+		return nil
 	}
 	g, err := inference.Generate(inv.ctx, inv.lease.Base(), inv.lease.Engine(), gr, func(text string) error {
 		out++
@@ -490,7 +490,6 @@ func (s *Server) converseStream(w http.ResponseWriter, r *http.Request) error {
 	es := newEventStream(w, true, nil)
 	var cs invoke.ConverseStream
 	gr := inv.generateRequest(req)
-	gr.OnPrompt = func(int) error { return es.send(cs.Start()) }
 	g, err := inference.Generate(inv.ctx, inv.lease.Base(), inv.lease.Engine(), gr, func(text string) error {
 		return es.send(cs.Delta(text))
 	})
