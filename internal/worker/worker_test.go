@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -244,9 +245,21 @@ func TestShutdownRequeuesAndResumes(t *testing.T) {
 	if j.Status != store.JobInProgress || j.LastCheckpoint == "" {
 		t.Fatalf("after shutdown: %s, checkpoint %q", j.Status, j.LastCheckpoint)
 	}
-	defer e.run(t)()
+	base := runtime.NumGoroutine()
+	stop2 := e.run(t)
 	j = e.wait(t, j.ID, terminal)
 	if j.Status != store.JobCompleted {
 		t.Fatalf("after restart: %s %s", j.Status, j.FailureMessage)
+	}
+	stop2()
+	// Every goroutine the worker started (loops, heartbeat, supervisor,
+	// output reader) is gone once Run returns.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("goroutines leaked: %d > %d\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond) // polling goroutine exit with a deadline
 	}
 }
