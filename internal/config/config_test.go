@@ -1,8 +1,11 @@
 package config
 
 import (
+	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -54,4 +57,28 @@ func FuzzParse(f *testing.F) {
 		var c Config
 		_ = Parse([]byte(s), &c)
 	})
+}
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestDescribeGolden pins the settings table (strata server --describe-config).
+func TestDescribeGolden(t *testing.T) {
+	var b strings.Builder
+	for _, s := range Describe() {
+		fmt.Fprintf(&b, "%s\t%s\t%s\t%s\n", s.Key, s.Env, s.Default, s.Help)
+	}
+	path := filepath.Join("testdata", "describe.golden")
+	if *update {
+		_ = os.MkdirAll("testdata", 0o755)
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update)", err)
+	}
+	if diff := cmp.Diff(string(want), b.String()); diff != "" {
+		t.Errorf("Describe() (-want +got):\n%s", diff)
+	}
 }
