@@ -24,7 +24,16 @@ type bpeModel struct {
 	byteFallback bool
 	ignoreMerges bool
 	cache        *wordCache
+	// Char mode only: the single-rune tokens and every rune pair that occurs
+	// inside some token. A boundary between two known runes whose pair occurs
+	// in no token can never be merged across, so long words (whole texts when
+	// there is no pre-tokenizer) are split there and the pieces cached.
+	charTok map[rune]int32
+	bigrams map[uint64]struct{}
 }
+
+// minSplitLen is the word length from which tokenize looks for safe splits.
+const minSplitLen = 64
 
 type bpeMerge struct{ rank, newID int32 }
 
@@ -54,6 +63,16 @@ func (m *bpeModel) tokenize(word string, ids, lens []int32) ([]int32, []int32) {
 			return ids, lens
 		}
 	}
+	if len(word) >= minSplitLen && m.bigrams != nil && !m.ignoreMerges {
+		if ids, lens, ok := m.tokenizeSplit(word, ids, lens); ok {
+			return ids, lens
+		}
+	}
+	return m.tokenizeWord(word, ids, lens)
+}
+
+// tokenizeWord runs BPE on one word, through the cache.
+func (m *bpeModel) tokenizeWord(word string, ids, lens []int32) ([]int32, []int32) {
 	cacheable := len(word) < 256
 	if cacheable {
 		if e, ok := m.cache.get(word); ok {
@@ -97,6 +116,28 @@ func (m *bpeModel) tokenize(word string, ids, lens []int32) ([]int32, []int32) {
 	}
 	putWord(w)
 	return ids, lens
+}
+
+// tokenizeSplit tokenizes word piece by piece, splitting at boundaries no
+// merge can cross. ok is false when there is no such boundary.
+func (m *bpeModel) tokenizeSplit(word string, ids, lens []int32) ([]int32, []int32, bool) {
+	start := 0
+	prev, prevOK := rune(-1), false
+	for i, r := range word {
+		_, ok := m.charTok[r]
+		if i > 0 && ok && prevOK {
+			if _, inside := m.bigrams[uint64(uint32(prev))<<32|uint64(uint32(r))]; !inside {
+				ids, lens = m.tokenizeWord(word[start:i], ids, lens)
+				start = i
+			}
+		}
+		prev, prevOK = r, ok
+	}
+	if start == 0 {
+		return ids, lens, false
+	}
+	ids, lens = m.tokenizeWord(word[start:], ids, lens)
+	return ids, lens, true
 }
 
 type symbol struct {
@@ -357,6 +398,24 @@ func newBPE(vocab map[string]int32, merges [][2]string, raw bool) (*bpeModel, er
 		for b := range 256 {
 			if id, ok := m.rawVocab[string([]byte{byte(b)})]; ok {
 				m.byteIDs[b] = id
+			}
+		}
+	}
+	if !raw {
+		m.charTok = map[rune]int32{}
+		m.bigrams = map[uint64]struct{}{}
+		for t, id := range vocab {
+			prev := rune(-1)
+			n := 0
+			for _, r := range t {
+				if prev >= 0 {
+					m.bigrams[uint64(uint32(prev))<<32|uint64(uint32(r))] = struct{}{}
+				}
+				prev = r
+				n++
+			}
+			if n == 1 {
+				m.charTok[prev] = id
 			}
 		}
 	}

@@ -21,7 +21,7 @@ func (u unicodeNorm) normalize(n nstr) (nstr, error) {
 	if u.form.IsNormalString(n.s) {
 		return n, nil
 	}
-	var b nbuilder
+	b := nbuilder{fast: n.fast}
 	for i := 0; i < len(n.s); {
 		k := u.form.NextBoundaryInString(n.s[i:], true)
 		if k <= 0 {
@@ -47,7 +47,7 @@ func (lowercase) normalize(n nstr) (nstr, error) {
 	if !needs {
 		return n, nil
 	}
-	var b nbuilder
+	b := nbuilder{fast: n.fast}
 	for i, r := range n.s {
 		b.add(lowerRune(r), n.spanOf(i, i+utf8.RuneLen(r)))
 	}
@@ -68,7 +68,7 @@ func (p prepend) normalize(n nstr) (nstr, error) {
 	if n.s == "" {
 		return n, nil
 	}
-	var b nbuilder
+	b := nbuilder{fast: n.fast}
 	b.add(p.s, n.spanOf(0, firstRuneLen(n.s)))
 	b.copyFrom(&n, 0, len(n.s))
 	return b.done(), nil
@@ -134,7 +134,7 @@ func (r replace) normalize(n nstr) (nstr, error) {
 	if len(ms) == 0 {
 		return n, nil
 	}
-	var b nbuilder
+	b := nbuilder{fast: n.fast}
 	prev := 0
 	for _, m := range ms {
 		b.copyFrom(&n, prev, m[0])
@@ -180,7 +180,7 @@ func (stripAccents) normalize(n nstr) (nstr, error) {
 	if !has {
 		return n, nil
 	}
-	var b nbuilder
+	b := nbuilder{fast: n.fast}
 	for i, r := range n.s {
 		if !unicode.Is(unicode.Mn, r) {
 			b.copyFrom(&n, i, i+utf8.RuneLen(r))

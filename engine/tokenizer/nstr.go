@@ -15,6 +15,9 @@ type nstr struct {
 	s    string
 	al   []span
 	base int
+	// fast marks text whose alignment is not needed (Encode without
+	// offsets): transformations then skip building al.
+	fast bool
 }
 
 // orig returns the original byte range of s[a:b] (a < b).
@@ -36,9 +39,9 @@ func (n *nstr) origStart() int {
 // slice returns s[a:b] with its alignment.
 func (n *nstr) slice(a, b int) nstr {
 	if n.al == nil {
-		return nstr{s: n.s[a:b], base: n.base + a}
+		return nstr{s: n.s[a:b], base: n.base + a, fast: n.fast}
 	}
-	return nstr{s: n.s[a:b], al: n.al[a:b]}
+	return nstr{s: n.s[a:b], al: n.al[a:b], fast: n.fast}
 }
 
 // spanOf returns the original range covered by s[a:b], or for an empty range
@@ -63,12 +66,21 @@ func (n *nstr) spanOf(a, b int) span {
 
 // nbuilder accumulates a transformed nstr.
 type nbuilder struct {
-	sb strings.Builder
-	al []span
+	sb      strings.Builder
+	al      []span
+	fast    bool
+	base    int // fast mode: original offset of the first byte
+	baseSet bool
 }
 
 func (b *nbuilder) add(s string, sp span) {
 	b.sb.WriteString(s)
+	if b.fast {
+		if !b.baseSet {
+			b.base, b.baseSet = int(sp.start), true
+		}
+		return
+	}
 	for range len(s) {
 		b.al = append(b.al, sp)
 	}
@@ -77,6 +89,12 @@ func (b *nbuilder) add(s string, sp span) {
 // copyFrom appends n.s[a:b] unchanged with its alignment.
 func (b *nbuilder) copyFrom(n *nstr, a, c int) {
 	b.sb.WriteString(n.s[a:c])
+	if b.fast {
+		if !b.baseSet && c > a {
+			b.base, b.baseSet = int(n.spanOf(a, a+1).start), true
+		}
+		return
+	}
 	if n.al == nil {
 		for i := a; i < c; i++ {
 			b.al = append(b.al, span{int32(n.base + i), int32(n.base + i + 1)})
@@ -86,7 +104,12 @@ func (b *nbuilder) copyFrom(n *nstr, a, c int) {
 	b.al = append(b.al, n.al[a:c]...)
 }
 
-func (b *nbuilder) done() nstr { return nstr{s: b.sb.String(), al: b.al} }
+func (b *nbuilder) done() nstr {
+	if b.fast {
+		return nstr{s: b.sb.String(), base: b.base, fast: true}
+	}
+	return nstr{s: b.sb.String(), al: b.al}
+}
 
 // firstRuneLen is the byte length of the first rune of s (0 if empty).
 func firstRuneLen(s string) int {

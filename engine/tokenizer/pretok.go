@@ -138,7 +138,7 @@ type byteLevelPre struct {
 
 func (p byteLevelPre) split(dst []nstr, n nstr) ([]nstr, error) {
 	if p.addPrefixSpace && (len(n.s) == 0 || n.s[0] != ' ') {
-		var b nbuilder
+		b := nbuilder{fast: n.fast}
 		b.add(" ", n.spanOf(0, firstRuneLen(n.s)))
 		b.copyFrom(&n, 0, len(n.s))
 		n = b.done()

@@ -289,12 +289,12 @@ func (t *Tokenizer) encode(text string, addSpecial, wantOffsets bool) ([]int32, 
 			}
 			continue
 		}
-		n := nstr{s: text[sg.a:sg.b], base: sg.a}
+		n := nstr{s: text[sg.a:sg.b], base: sg.a, fast: !wantOffsets}
 		if t.norm != nil {
 			var err error
 			if n, err = t.norm.normalize(n); err != nil {
 				// Only regex timeouts can fail here; keep the text as is.
-				n = nstr{s: text[sg.a:sg.b], base: sg.a}
+				n = nstr{s: text[sg.a:sg.b], base: sg.a, fast: !wantOffsets}
 			}
 		}
 		if t.added.norm == nil {
