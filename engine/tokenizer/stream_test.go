@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -37,5 +38,29 @@ func TestStreamDecoder(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSafeSplitEquivalence checks that splitting long words at boundaries no
+// merge can cross gives exactly the unsplit BPE result on real text.
+func TestSafeSplitEquivalence(t *testing.T) {
+	docs := benchCorpus(t)
+	for _, name := range []string{"mistral", "llama2"} {
+		tk := loadFamily(t, name)
+		for _, d := range docs[:min(len(docs), 8)] {
+			n, err := tk.norm.normalize(nstr{s: d})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := n.s[:min(len(n.s), 4000)]
+			for !utf8.ValidString(w) {
+				w = w[:len(w)-1]
+			}
+			split, _ := tk.model.tokenize(w, nil, nil)
+			whole, _ := tk.model.tokenizeWord(w, nil, nil)
+			if !slices.Equal(split, whole) {
+				t.Fatalf("%s: split BPE differs from whole-word BPE on %q", name, w[:80])
+			}
+		}
 	}
 }
