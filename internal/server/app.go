@@ -158,6 +158,7 @@ func Start(ctx context.Context, cfg config.Config, o AppOptions) (*App, error) {
 		return fail(fmt.Errorf("server: listen %s: %w", cfg.Addr, err))
 	}
 	a.http = &http.Server{Handler: a.Server, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	a.http.RegisterOnShutdown(a.Server.BeginShutdown)
 	a.wg.Go(func() {
 		if err := a.http.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http serve", "err", err)

@@ -93,9 +93,17 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 
-	mu    sync.Mutex
-	extra []Route
+	closing   chan struct{} // closed by BeginShutdown
+	closeOnce sync.Once
 }
+
+// BeginShutdown ends long-lived responses (event streams) so that a
+// graceful http.Server.Shutdown does not wait for them.
+func (s *Server) BeginShutdown() { s.closeOnce.Do(func() { close(s.closing) }) }
+
+// Closing is closed when the server begins shutting down; streaming
+// handlers select on it.
+func (s *Server) Closing() <-chan struct{} { return s.closing }
 
 // New returns a Server.
 func New(o Options) *Server {
@@ -105,7 +113,7 @@ func New(o Options) *Server {
 	if o.Region == "" {
 		o.Region = "us-east-1"
 	}
-	s := &Server{opts: o, log: o.Logger, metrics: newMetrics()}
+	s := &Server{opts: o, log: o.Logger, metrics: newMetrics(), closing: make(chan struct{})}
 	s.mux = http.NewServeMux()
 	for _, rt := range s.routes() {
 		s.register(rt)

@@ -117,6 +117,8 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) error {
 		select {
 		case <-r.Context().Done():
 			return nil
+		case <-s.closing:
+			return nil
 		case <-tick.C:
 		}
 		j, evs, err = s.opts.Jobs.Events(r.Context(), acct, id, after, 1000)
