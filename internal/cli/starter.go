@@ -53,6 +53,7 @@ func runStarter(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", ErrUsage, fs.Arg(0))
 	}
+	fmt.Fprintln(stderr, "preparing the starter model (built once, then cached)...")
 	m, err := starter.EnsureWith(ctx, *dir, starter.Options{})
 	if err != nil {
 		return err

@@ -94,7 +94,9 @@ func TestTrainCLI(t *testing.T) {
 			HyperParameters: map[string]string{"epochCount": "2", "batchSize": "4", "learningRate": "1e-3", "checkpointSteps": "2", "maxSeqLen": "96"}}
 	}
 	ref := filepath.Join(t.TempDir(), "ref")
-	out, err := exec.Command(bin, "train", "--spec", writeSpec(t, spec(ref))).Output()
+	refSpec := spec(ref)
+	refSpec.WriteMerged = true
+	out, err := exec.Command(bin, "train", "--spec", writeSpec(t, refSpec)).Output()
 	if err != nil {
 		t.Fatalf("train: %v", err)
 	}
@@ -150,10 +152,26 @@ func TestTrainCLI(t *testing.T) {
 		})
 	}
 
+	// The adapter applied unmerged and the merged weights generate the same
+	// greedy text.
+	prompt := "Ticket: ERR_429_API_LIMIT\nAnswer:"
 	gen, err := exec.Command(bin, "generate", "--model", modelDir, "--adapter", filepath.Join(ref, "adapter"),
-		"--max-tokens", "5", "--prompt", "Ticket: ERR_429_API_LIMIT\nAnswer:").CombinedOutput()
+		"--max-tokens", "8", "--prompt", prompt).Output()
 	if err != nil {
-		t.Fatalf("generate: %v\n%s", err, gen)
+		t.Fatalf("generate with adapter: %v", err)
+	}
+	merged, err := exec.Command(bin, "generate", "--model", filepath.Join(ref, "merged"), "--max-tokens", "8", "--prompt", prompt).Output()
+	if err != nil {
+		t.Fatalf("generate with merged weights: %v", err)
+	}
+	t.Logf("generated %q", gen)
+	if string(gen) != string(merged) {
+		t.Errorf("adapter output %q, merged output %q", gen, merged)
+	}
+	for _, f := range []string{"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json"} {
+		if _, err := os.Stat(filepath.Join(ref, "merged", f)); err != nil {
+			t.Error(err)
+		}
 	}
 }
 
