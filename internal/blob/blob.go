@@ -37,17 +37,17 @@ import (
 
 // Sentinel errors. Implementations wrap them with context; test with errors.Is.
 var (
-	// ErrNotExist: the object does not exist.
+	// ErrNotExist reports that the object does not exist.
 	ErrNotExist = errors.New("blob: object does not exist")
-	// ErrBucketNotExist: the bucket does not exist.
+	// ErrBucketNotExist reports that the bucket does not exist.
 	ErrBucketNotExist = errors.New("blob: bucket does not exist")
-	// ErrInvalidKey: the key is empty, too long, not UTF-8, or not storable.
+	// ErrInvalidKey reports that the key is empty, too long, not UTF-8, or not storable.
 	ErrInvalidKey = errors.New("blob: invalid key")
-	// ErrInvalidRange: the requested range is not satisfiable.
+	// ErrInvalidRange reports that the requested range is not satisfiable.
 	ErrInvalidRange = errors.New("blob: invalid range")
-	// ErrChecksum: the content does not match an expected checksum.
+	// ErrChecksum reports that the content does not match an expected checksum.
 	ErrChecksum = errors.New("blob: checksum mismatch")
-	// ErrStorageFull: the backing storage has no space left.
+	// ErrStorageFull reports that the backing storage has no space left.
 	ErrStorageFull = errors.New("blob: storage full")
 )
 

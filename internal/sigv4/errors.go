@@ -15,33 +15,33 @@ type Code int
 
 // Verification failure codes.
 const (
-	// CodeMissingAuth: the request carries no SigV4 authentication at all.
+	// CodeMissingAuth means the request carries no SigV4 authentication at all.
 	CodeMissingAuth Code = iota + 1
-	// CodeMalformed: the Authorization header or presign query is incomplete or unparsable.
+	// CodeMalformed means the Authorization header or presign query is incomplete or unparsable.
 	CodeMalformed
-	// CodeUnsupportedAlgorithm: an authorization scheme other than AWS4-HMAC-SHA256.
+	// CodeUnsupportedAlgorithm means the request uses a scheme other than AWS4-HMAC-SHA256.
 	CodeUnsupportedAlgorithm
-	// CodeUnknownAccessKey: the lookup does not know the access key id.
+	// CodeUnknownAccessKey means the lookup does not know the access key id.
 	CodeUnknownAccessKey
-	// CodeSignatureMismatch: the signature (or a chunk or trailer signature) is wrong.
+	// CodeSignatureMismatch means the signature (or a chunk or trailer signature) is wrong.
 	CodeSignatureMismatch
-	// CodeTimeSkewed: the request date is too far from the server clock.
+	// CodeTimeSkewed means the request date is too far from the server clock.
 	CodeTimeSkewed
-	// CodeExpired: a presigned URL has expired.
+	// CodeExpired means a presigned URL has expired.
 	CodeExpired
-	// CodeNotYetValid: a presigned URL is dated in the future.
+	// CodeNotYetValid means a presigned URL is dated in the future.
 	CodeNotYetValid
-	// CodeWrongService: the credential scope names a service this verifier does not serve.
+	// CodeWrongService means the credential scope names a service this verifier does not serve.
 	CodeWrongService
-	// CodeWrongRegion: the credential scope names a region this verifier does not serve.
+	// CodeWrongRegion means the credential scope names a region this verifier does not serve.
 	CodeWrongRegion
-	// CodeContentSHA256Mismatch: the body does not hash to X-Amz-Content-Sha256.
+	// CodeContentSHA256Mismatch means the body does not hash to X-Amz-Content-Sha256.
 	CodeContentSHA256Mismatch
-	// CodeIncompleteBody: an aws-chunked body is truncated, malformed or of the wrong decoded length.
+	// CodeIncompleteBody means an aws-chunked body is truncated, malformed or of the wrong decoded length.
 	CodeIncompleteBody
-	// CodeBodyTooLarge: a body that must be buffered to be hashed exceeds the limit.
+	// CodeBodyTooLarge means a body that must be buffered to be hashed exceeds the limit.
 	CodeBodyTooLarge
-	// CodeInternal: the key lookup or the body read failed for a server-side reason.
+	// CodeInternal means the key lookup or the body read failed for a server-side reason.
 	CodeInternal
 )
 

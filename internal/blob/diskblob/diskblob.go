@@ -49,9 +49,9 @@ type Options struct {
 
 // Errors of the embedded store.
 var (
-	// ErrBucketExists: CreateBucket of an existing bucket; see [BucketExistsError].
+	// ErrBucketExists reports that CreateBucket named an existing bucket; see [BucketExistsError].
 	ErrBucketExists = errors.New("diskblob: bucket already exists")
-	// ErrBucketNotEmpty: DeleteBucket of a bucket that holds objects.
+	// ErrBucketNotEmpty reports that DeleteBucket named a bucket that holds objects.
 	ErrBucketNotEmpty = errors.New("diskblob: bucket not empty")
 )
 

@@ -20,10 +20,14 @@ import (
 
 // Multipart upload errors.
 var (
-	ErrNoSuchUpload     = errors.New("diskblob: no such multipart upload")
-	ErrInvalidPart      = errors.New("diskblob: invalid part")
+	// ErrNoSuchUpload reports an unknown, completed or aborted upload id.
+	ErrNoSuchUpload = errors.New("diskblob: no such multipart upload")
+	// ErrInvalidPart reports a listed part that was not uploaded or whose ETag differs.
+	ErrInvalidPart = errors.New("diskblob: invalid part")
+	// ErrInvalidPartOrder reports parts not listed in ascending order.
 	ErrInvalidPartOrder = errors.New("diskblob: parts not in ascending order")
-	ErrEntityTooSmall   = errors.New("diskblob: part smaller than the minimum allowed size")
+	// ErrEntityTooSmall reports a part other than the last below MinPartSize.
+	ErrEntityTooSmall = errors.New("diskblob: part smaller than the minimum allowed size")
 )
 
 // MinPartSize is the smallest size of any part but the last, as in S3.
