@@ -100,7 +100,7 @@ func (s *Store) Save(c *Checkpoint, pinned ...string) (string, error) {
 		return "", fmt.Errorf("checkpoint: save: negative step %d", c.Step)
 	}
 	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
-		return "", fmt.Errorf("checkpoint: save: %w", err)
+		return "", fmt.Errorf("checkpoint: save step %d: %w", c.Step, err)
 	}
 	s.removeTemps()
 	final := filepath.Join(s.Dir, DirName(c.Step))

@@ -334,3 +334,43 @@ func TestResumeRefusesChangedData(t *testing.T) {
 		t.Errorf("resume on other data = %v, want a refusal", err)
 	}
 }
+
+// TestFlatLossWarning: with a learning rate of 1e-8 the loss does not move
+// and the run warns once.
+func TestFlatLossWarning(t *testing.T) {
+	o := baseOptions(t, filepath.Join(t.TempDir(), "out"), map[string]string{"epochCount": "3", "batchSize": "4", "learningRate": "1e-8", "earlyStoppingPatience": "10"})
+	o.ValidationFiles = nil
+	// One repeated record: every step sees the same data, so only learning could move the loss.
+	one := filepath.Join(t.TempDir(), "one.jsonl")
+	os.WriteFile(one, []byte(strings.Repeat(`{"prompt":"qa","completion":"hp"}`+"\n", 40)), 0o644)
+	o.TrainFiles = []string{one}
+	var warns []string
+	o.OnEvent = func(e Event) {
+		if e.Type == EventWarning {
+			warns = append(warns, e.Message)
+		}
+	}
+	if _, err := Run(t.Context(), o); err != nil {
+		t.Fatal(err)
+	}
+	if len(warns) != 1 || !strings.Contains(warns[0], "stayed at") {
+		t.Errorf("warnings %q, want one flat-loss warning", warns)
+	}
+}
+
+// TestCheckpointWriteFailure: a checkpoint that cannot be written (here the
+// checkpoint directory is a file) ends the run with an error naming the
+// checkpoint, after the steps before it completed.
+func TestCheckpointWriteFailure(t *testing.T) {
+	o := baseOptions(t, filepath.Join(t.TempDir(), "out"), map[string]string{"epochCount": "1", "batchSize": "4", "checkpointSteps": "3"})
+	blocker := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(blocker, []byte("x"), 0o644)
+	o.CheckpointDir = blocker
+	_, err := Run(t.Context(), o)
+	if err == nil || !strings.Contains(err.Error(), "checkpoint: save step 3") {
+		t.Fatalf("Run = %v, want a checkpoint save error at step 3", err)
+	}
+	if b, _ := os.ReadFile(blocker); string(b) != "x" {
+		t.Error("the blocking file was modified")
+	}
+}
