@@ -152,11 +152,10 @@ func (s *session) run(ctx context.Context, prompt []int32, stops []string, w io.
 			emit(out)
 			return stopped
 		})
-	if out, stopped := stop.Push(dec.Flush()); true {
-		emit(out)
-		if !stopped {
-			emit(stop.Flush())
-		}
+	out, stopped := stop.Push(dec.Flush())
+	emit(out)
+	if !stopped {
+		emit(stop.Flush())
 	}
 	return all.String(), err
 }
