@@ -239,3 +239,22 @@ func TestBatchesLayout(t *testing.T) {
 		t.Errorf("counts (-want +got):\n%s", diff)
 	}
 }
+
+func FuzzParseHyperParameters(f *testing.F) {
+	f.Add("epochCount", "2", "learningRate", "1e-4")
+	f.Add("batchSize", "1.5", "truncation", "drop")
+	f.Add("epochs", "2", "", "")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 string) {
+		h, err := ParseHyperParameters(map[string]string{k1: v1, k2: v2})
+		if err != nil {
+			var he *HyperParameterError
+			if !errors.As(err, &he) {
+				t.Fatalf("error %v is not a HyperParameterError", err)
+			}
+			return
+		}
+		if h.EpochCount < 1 || h.BatchSize < 1 || !(h.LearningRate > 0) {
+			t.Fatalf("accepted out-of-range values: %+v", h)
+		}
+	})
+}

@@ -225,6 +225,7 @@ func trainSpec(ctx context.Context, spec trainspec.Spec, resume bool, ev *eventS
 		TrainingLoss: r.TrainingLoss, ValidationLoss: r.ValidationLoss, Steps: r.Steps, Epochs: r.Epochs,
 		TrainTokens: r.TrainTokens, TruncatedRecords: r.TruncatedRecords, DroppedRecords: r.DroppedRecords,
 		BestCheckpoint: r.BestCheckpoint, AdapterDir: r.AdapterDir, MergedDir: r.MergedDir,
+		EarlyStopped: r.EarlyStopped, HyperParameters: hp.Effective,
 	}
 	b, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {

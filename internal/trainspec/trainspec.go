@@ -94,6 +94,12 @@ type Result struct {
 	BestCheckpoint   string             `json:"bestCheckpoint,omitempty"`
 	AdapterDir       string             `json:"adapterDir,omitempty"` // PEFT layout, relative to OutputDir
 	MergedDir        string             `json:"mergedDir,omitempty"`  // HF layout, relative to OutputDir
+	// EarlyStopped is set when validation loss stopped improving
+	// (earlyStoppingPatience) before epochCount epochs.
+	EarlyStopped bool `json:"earlyStopped,omitempty"`
+	// HyperParameters is the effective map, defaults filled in, to echo
+	// back in GetModelCustomizationJob.
+	HyperParameters map[string]string `json:"hyperParameters,omitempty"`
 }
 
 // Files in OutputDir, as Bedrock names the metrics files (SPEC.md §A.11).
