@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // hardStrings are adversarial inputs: scripts, ZWJ emoji, whitespace runs,
@@ -133,8 +134,21 @@ func TestGoldenHF(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			tk := loadFamily(t, name)
 			plain, special := res[2*k], res[2*k+1]
-			idOK, decOK := 0, 0
+			idOK, decOK, offOK := 0, 0, 0
 			for i, s := range texts {
+				if ids, offs := tk.EncodeWithOffsets(s, false); slices.Equal(ids, plain.IDs[i]) {
+					// HF reports offsets in characters.
+					same := len(offs) == len(plain.Offsets[i])
+					for k := 0; same && k < len(offs); k++ {
+						c := [2]int{utf8.RuneCountInString(s[:offs[k].Start]), utf8.RuneCountInString(s[:offs[k].End])}
+						same = c == plain.Offsets[i][k]
+					}
+					if same {
+						offOK++
+					} else {
+						t.Errorf("EncodeWithOffsets(%q) offsets %v, HF (chars) %v", s, offs, plain.Offsets[i])
+					}
+				}
 				got := tk.Encode(s, false)
 				if !slices.Equal(got, plain.IDs[i]) && !(len(got) == 0 && len(plain.IDs[i]) == 0) {
 					t.Errorf("Encode(%q) =\n %v, want\n %v", s, got, plain.IDs[i])
@@ -155,7 +169,7 @@ func TestGoldenHF(t *testing.T) {
 					t.Errorf("Encode(%q, addSpecial) = %v, want %v", s, got, special.IDs[i])
 				}
 			}
-			t.Logf("%s: ids %d/%d, decode %d/%d agree with HF", name, idOK, len(texts), decOK, len(texts))
+			t.Logf("%s: ids %d/%d, offsets %d/%d, decode %d/%d agree with HF", name, idOK, len(texts), offOK, len(texts), decOK, len(texts))
 		})
 	}
 }

@@ -28,10 +28,35 @@ func (u unicodeNorm) normalize(n nstr) (nstr, error) {
 			k = len(n.s) - i
 		}
 		seg := n.s[i : i+k]
-		b.add(u.form.String(seg), n.spanOf(i, i+k))
+		out := u.form.String(seg)
+		if out == seg {
+			b.copyFrom(&n, i, i+k)
+		} else {
+			alignSegment(&b, &n, i, seg, out)
+		}
 		i += k
 	}
 	return b.done(), nil
+}
+
+// alignSegment appends out, the normalization of the input segment seg
+// starting at byte i of n, aligned the way HF's unicode-normalization
+// alignments are: output characters map one to one onto input characters in
+// order (a composition keeps the first input character's range and drops
+// the rest), and extra output characters (an expansion) take the range of
+// the last input character.
+func alignSegment(b *nbuilder, n *nstr, i int, seg, out string) {
+	var starts []int
+	for j := range seg {
+		starts = append(starts, i+j)
+	}
+	starts = append(starts, i+len(seg))
+	k := 0
+	for _, r := range out {
+		in := min(k, len(starts)-2)
+		b.add(string(r), n.spanOf(starts[in], starts[in+1]))
+		k++
+	}
 }
 
 type lowercase struct{}

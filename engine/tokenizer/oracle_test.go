@@ -164,6 +164,7 @@ type oracleJob struct {
 
 type oracleResult struct {
 	IDs         [][]int32 `json:"ids"`
+	Offsets     [][][2]int `json:"offsets"`
 	Decoded     []string  `json:"decoded"`
 	DecodedSkip []string  `json:"decoded_skip"`
 }
