@@ -163,10 +163,10 @@ type oracleJob struct {
 }
 
 type oracleResult struct {
-	IDs         [][]int32 `json:"ids"`
+	IDs         [][]int32  `json:"ids"`
 	Offsets     [][][2]int `json:"offsets"`
-	Decoded     []string  `json:"decoded"`
-	DecodedSkip []string  `json:"decoded_skip"`
+	Decoded     []string   `json:"decoded"`
+	DecodedSkip []string   `json:"decoded_skip"`
 }
 
 // runOracle runs HF's Rust tokenizer over the jobs.
