@@ -1,8 +1,10 @@
 package compute
 
 import (
+	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestParallelCoverage checks that every index is visited exactly once for
@@ -40,9 +42,20 @@ func TestParallelCoverage(t *testing.T) {
 // TestPoolClose checks that a closed pool still completes calls, on the
 // calling goroutine, and that Close is idempotent.
 func TestPoolClose(t *testing.T) {
+	before := runtime.NumGoroutine()
 	p := NewPool(4)
+	if got := runtime.NumGoroutine(); got < before+3 {
+		t.Errorf("NewPool(4) started %d goroutines, want 3 workers", got-before)
+	}
 	p.Close()
 	p.Close()
+	// The workers have returned; wait (bounded) for them to be gone.
+	for deadline := time.Now().Add(5 * time.Second); runtime.NumGoroutine() > before; {
+		if time.Now().After(deadline) {
+			t.Fatalf("after Close: %d goroutines, want %d (worker leak)", runtime.NumGoroutine(), before)
+		}
+		runtime.Gosched()
+	}
 	var sum atomic.Int64
 	p.Parallel(100, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
