@@ -101,3 +101,32 @@ func BenchmarkTrainBPE(b *testing.B) {
 		}
 	}
 }
+
+func TestWriteDirRoundTrip(t *testing.T) {
+	js, err := TrainBPE(slices.Values(hardStrings), TrainOptions{VocabSize: 320, SpecialTokens: []string{"<s>", "</s>", "<pad>"}, BOS: "<s>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "tok")
+	yes := true
+	cfg := Config{BOSToken: "<s>", EOSToken: "</s>", PadToken: "<pad>", AddBOSToken: &yes, ChatTemplate: "{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}"}
+	if err := WriteDir(dir, js, cfg); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.BOS() != 0 || tk.EOS() != 1 || tk.Pad() != 2 {
+		t.Errorf("BOS/EOS/Pad = %d/%d/%d, want 0/1/2", tk.BOS(), tk.EOS(), tk.Pad())
+	}
+	if tk.Config().ChatTemplate != cfg.ChatTemplate {
+		t.Errorf("chat template = %q", tk.Config().ChatTemplate)
+	}
+	if ids := tk.Encode("hi", true); len(ids) == 0 || ids[0] != 0 {
+		t.Errorf("Encode(hi, true) = %v, want BOS first", ids)
+	}
+	if err := WriteDir(dir, []byte("{"), cfg); err == nil {
+		t.Error("WriteDir accepted broken tokenizer.json")
+	}
+}
