@@ -247,6 +247,7 @@ func TestBPEVectorsFromGGUF(t *testing.T) {
 		{"mpt", `{"type": "NFC"}`, `{"type": "ByteLevel", "add_prefix_space": false, "use_regex": true}`, ""},
 		{"qwen35", "null", `{"type": "Sequence", "pretokenizers": [` + splitJSON(`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`) + `, ` + bl + `]}`, ""},
 		{"deepseek-coder", "null", `{"type": "Sequence", "pretokenizers": [` + splitJSON("[\r\n]") + `, ` + splitJSON(`\s?\p{L}+`) + `, ` + splitJSON(`\s?\p{P}+`) + `, ` + splitJSON(`[一-龥ࠀ-一가-퟿]+`) + `, {"type": "Digits", "individual_digits": true}, ` + bl + `]}`, ""},
+		{"falcon", "null", `{"type": "Sequence", "pretokenizers": [{"type": "Punctuation", "behavior": "Contiguous"}, {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}, {"type": "Digits", "individual_digits": false}, ` + splitJSON("[0-9][0-9][0-9]") + `]}`, ""},
 		{"gemma-4", `{"type": "Replace", "pattern": {"String": " "}, "content": "▁"}`, `{"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithPrevious", "invert": false}`, `, "byte_fallback": true, "unk_token": "<unk>", "fuse_unk": true`},
 	}
 	for _, tt := range tests {

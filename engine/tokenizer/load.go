@@ -174,7 +174,7 @@ func parsePreTokenizer(r json.RawMessage) (p preTokenizer, byteLevel bool, err e
 			return nil, false, fmt.Errorf("pre_tokenizer ByteLevel: %w", err)
 		}
 		useRegex := v.UseRegex == nil || *v.UseRegex
-		return byteLevelPre{v.AddPrefixSpace, useRegex}, true, nil
+		return byteLevelPre{addPrefixSpace: v.AddPrefixSpace, useRegex: useRegex}, true, nil
 	case "Split":
 		var v struct {
 			Pattern  patternJSON `json:"pattern"`
@@ -228,6 +228,18 @@ func parsePreTokenizer(r json.RawMessage) (p preTokenizer, byteLevel bool, err e
 	case "Whitespace":
 		re := regexp2.MustCompile(`\w+|[^\w\s]+`, regexp2.None)
 		return splitPre{regexPattern{re}, behIsolated, true}, false, nil
+	case "Punctuation":
+		v := struct {
+			Behavior string `json:"behavior"`
+		}{Behavior: "Isolated"}
+		if err := json.Unmarshal(r, &v); err != nil {
+			return nil, false, fmt.Errorf("pre_tokenizer Punctuation: %w", err)
+		}
+		beh, err := parseBehavior(v.Behavior)
+		if err != nil {
+			return nil, false, fmt.Errorf("pre_tokenizer Punctuation: %w", err)
+		}
+		return splitPre{runeClassPattern(isPunctuation), beh, false}, false, nil
 	case "WhitespaceSplit":
 		return splitPre{runeClassPattern(isS), behRemoved, false}, false, nil
 	case "Sequence":
@@ -239,15 +251,23 @@ func parsePreTokenizer(r json.RawMessage) (p preTokenizer, byteLevel bool, err e
 		}
 		var q preSeq
 		for i, x := range v.Pre {
-			if byteLevel {
-				return nil, false, fmt.Errorf("pre_tokenizer Sequence[%d]: a pre-tokenizer after ByteLevel: %w", i, ErrUnsupported)
-			}
 			p, bl, err := parsePreTokenizer(x)
 			if err != nil {
 				return nil, false, fmt.Errorf("pre_tokenizer Sequence[%d]: %w", i, err)
 			}
 			byteLevel = bl
 			q = append(q, p)
+		}
+		// Only a trailing ByteLevel can be folded into the model; earlier
+		// ones map the text themselves.
+		for i, p := range q[:max(len(q)-1, 0)] {
+			switch bp := p.(type) {
+			case byteLevelPre:
+				bp.materialize = true
+				q[i] = bp
+			case preSeq:
+				return nil, false, fmt.Errorf("pre_tokenizer Sequence[%d]: nested Sequence: %w", i, ErrUnsupported)
+			}
 		}
 		return q, byteLevel, nil
 	}

@@ -134,6 +134,10 @@ func (p splitPre) split(dst []nstr, n nstr) ([]nstr, error) {
 type byteLevelPre struct {
 	addPrefixSpace bool
 	useRegex       bool
+	// materialize maps the pieces to the byte-level alphabet here (needed
+	// when other pre-tokenizers follow ByteLevel; the model then works on
+	// the mapped text instead of raw bytes).
+	materialize bool
 }
 
 func (p byteLevelPre) split(dst []nstr, n nstr) ([]nstr, error) {
@@ -143,13 +147,42 @@ func (p byteLevelPre) split(dst []nstr, n nstr) ([]nstr, error) {
 		b.copyFrom(&n, 0, len(n.s))
 		n = b.done()
 	}
+	k := len(dst)
+	var err error
 	if !p.useRegex {
-		if n.s == "" {
-			return dst, nil
+		if n.s != "" {
+			dst = append(dst, n)
 		}
-		return append(dst, n), nil
+	} else if dst, err = (splitPre{pat: scanPattern{fn: scanGPT2, src: gpt2Pattern}, beh: behIsolated}).split(dst, n); err != nil {
+		return dst, err
 	}
-	return splitPre{pat: scanPattern{fn: scanGPT2, src: gpt2Pattern}, beh: behIsolated}.split(dst, n)
+	if p.materialize {
+		for i := k; i < len(dst); i++ {
+			dst[i] = byteLevelMap(dst[i])
+		}
+	}
+	return dst, nil
+}
+
+// byteLevelMap maps every byte of n to its byte-level character; the
+// characters made from one input character all keep that character's range.
+func byteLevelMap(n nstr) nstr {
+	b := nbuilder{fast: n.fast}
+	for i, r := range n.s {
+		sp := n.spanOf(i, i+utf8.RuneLen(r))
+		for j := i; j < i+utf8.RuneLen(r); j++ {
+			b.add(string(byteToRune[n.s[j]]), sp)
+		}
+	}
+	return b.done()
+}
+
+// isPunctuation is HF's is_punc: ASCII punctuation or Unicode P*.
+func isPunctuation(r rune) bool {
+	if r < utf8.RuneSelf {
+		return (r >= '!' && r <= '/') || (r >= ':' && r <= '@') || (r >= '[' && r <= '`') || (r >= '{' && r <= '~')
+	}
+	return unicode.IsPunct(r)
 }
 
 type metaspacePre struct {

@@ -78,7 +78,7 @@ func TestFromJSONErrors(t *testing.T) {
 		{"missing vocab", base("null", `{"type": "BPE"}`, "null"), "missing vocab", false},
 		{"unk not in vocab", base("null", `{"type": "BPE", "vocab": {"a": 0}, "merges": [], "unk_token": "<unk>"}`, "null"), "unk_token", false},
 		{"template missing special", `{"post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>"}}, {"Sequence": {"id": "A"}}], "special_tokens": {}}, "model": ` + okModel + `}`, `special token "<s>"`, false},
-		{"after bytelevel", base(`{"type": "Sequence", "pretokenizers": [{"type": "ByteLevel"}, {"type": "Digits"}]}`, okModel, "null"), "after ByteLevel", true},
+		{"nested sequence", base(`{"type": "Sequence", "pretokenizers": [{"type": "Sequence", "pretokenizers": []}, {"type": "Digits"}]}`, okModel, "null"), "nested Sequence", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
