@@ -127,7 +127,7 @@ func Start(ctx context.Context, cfg config.Config, o AppOptions) (*App, error) {
 		a.Worker, err = worker.New(worker.Config{
 			Store: st, Catalog: a.Catalog, Objects: objects,
 			WorkDir: filepath.Join(cfg.DataDir, "jobs"), ModelsDir: filepath.Join(cfg.DataDir, "custom-models"),
-			Command: cfg.TrainCommand, Owner: "local", Concurrency: cfg.Workers, Threads: cfg.TrainThreads,
+			Command: cfg.TrainCommand, Owner: workerOwner(cfg.DataDir), Concurrency: cfg.Workers, Threads: cfg.TrainThreads,
 			CheckDataset: check, Logger: log.With("component", "worker"),
 		})
 		if err != nil {
@@ -202,4 +202,16 @@ func (a *App) Shutdown(ctx context.Context) error {
 		err = errors.Join(err, ctx.Err())
 	}
 	return errors.Join(err, a.Blobs.Close(), a.Store.Close())
+}
+
+// workerOwner names this server's leases: stable across restarts of the same
+// server (so a restart reclaims its own leases at once) and distinct between
+// servers that share one PostgreSQL (host name plus data dir).
+func workerOwner(dataDir string) string {
+	host, _ := os.Hostname()
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		abs = dataDir
+	}
+	return host + ":" + abs
 }
