@@ -370,7 +370,11 @@ func (r *runner) setup() error {
 func (r *runner) resume() error {
 	c, path, err := r.store.Latest()
 	if errors.Is(err, checkpoint.ErrNone) {
-		return nil // nothing saved yet: start from the beginning
+		// Nothing saved yet, or nothing that verifies: start from the beginning.
+		if list, _ := r.store.List(); len(list) > 0 {
+			r.emit(Event{Type: EventWarning, Message: fmt.Sprintf("no checkpoint in %s could be verified, starting from the beginning: %v", r.o.CheckpointDir, err)})
+		}
+		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("train: resume: %w", err)
