@@ -5,6 +5,8 @@ package integration
 import (
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -75,6 +77,24 @@ func TestGoSDKControlPlane(t *testing.T) {
 	dir := t.TempDir()
 	RegisterTestModel(t, dir)
 	srv := StartServer(t, dir, "STRATA_WORKERS=2", "STRATA_FAKE_STEP_MS=30")
+	controlPlane(t, srv)
+}
+
+// TestGoSDKControlPlanePostgres runs the same flow with the metadata in
+// PostgreSQL (a throwaway server from /usr/lib/postgresql/15/bin, or
+// STRATA_TEST_POSTGRES).
+func TestGoSDKControlPlanePostgres(t *testing.T) {
+	url := StartPostgres(t)
+	dir := t.TempDir()
+	md := filepath.Join(dir, "hf-model")
+	_ = os.MkdirAll(md, 0o755)
+	_ = os.WriteFile(filepath.Join(md, "config.json"), []byte(`{}`), 0o644)
+	Strata(t, "models", "add", "--data-dir", dir, "--database-url", url, "--id", testModelID, "--dir", md)
+	srv := StartServer(t, dir, "STRATA_WORKERS=2", "STRATA_FAKE_STEP_MS=30", "STRATA_DATABASE_URL="+url)
+	controlPlane(t, srv)
+}
+
+func controlPlane(t *testing.T, srv *Server) {
 	c, s3c := srv.Bedrock(), srv.S3()
 	ctx := t.Context()
 
