@@ -181,4 +181,27 @@ func TestConversationMask(t *testing.T) {
 	if len(runs) != 2 || runs[0] != want[0] || runs[1] != want[1] {
 		t.Errorf("learned runs %q, want %q", runs, want)
 	}
+
+	// The same records train end to end (LoRA) from a JSONL file.
+	line := `{"system":"Be brief.","messages":[{"role":"user","content":"What does ERR_429_API_LIMIT mean?"},{"role":"assistant","content":"Too many requests."}]}` + "\n"
+	data := filepath.Join(t.TempDir(), "chat.jsonl")
+	if err := os.WriteFile(data, []byte(strings.Repeat(line, 4)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.Load(dir, model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hp, _ := train.ParseHyperParameters(map[string]string{"epochCount": "1", "batchSize": "2"})
+	out := t.TempDir()
+	res, err := train.Run(t.Context(), train.Options{Model: m, Tokens: tokens, TrainFiles: []string{data}, HP: hp, Seed: 1, OutputDir: out, BaseModelDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Steps != 2 || res.AdapterDir != "adapter" {
+		t.Errorf("result %+v", res)
+	}
+	if _, err := os.Stat(filepath.Join(out, "adapter", "adapter_config.json")); err != nil {
+		t.Error(err)
+	}
 }

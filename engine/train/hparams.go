@@ -110,6 +110,7 @@ type HyperParameterError struct {
 	Reason string
 }
 
+// Error names the key, the value and the rule.
 func (e *HyperParameterError) Error() string {
 	if e.Value == "" && strings.HasPrefix(e.Reason, "unknown") {
 		return fmt.Sprintf("hyperParameters: %s", e.Reason)

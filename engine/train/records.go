@@ -171,6 +171,7 @@ type RecordError struct {
 	Reason string
 }
 
+// String formats the error as "file line N: reason".
 func (e RecordError) String() string { return fmt.Sprintf("%s line %d: %s", e.File, e.Line, e.Reason) }
 
 // ReadFile reads the records of one dataset file: JSONL (one record per

@@ -95,6 +95,7 @@ var ErrStopped = errors.New("train: stopped")
 // (diverged loss); Message is the user-facing text.
 type FailureError struct{ Message string }
 
+// Error returns the message prefixed with "train: ".
 func (e *FailureError) Error() string { return "train: " + e.Message }
 
 // Health thresholds.
