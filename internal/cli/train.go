@@ -73,6 +73,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprint(stderr, trainUsage)
 		for _, s := range train.HyperParameterSpecs() {
 			rng := fmt.Sprintf("%g–%g", s.Min, s.Max)
+			if s.Kind == "int" {
+				rng = fmt.Sprintf("%d–%d", int64(s.Min), int64(s.Max))
+			}
 			if s.Kind == "enum" {
 				rng = strings.Join(s.Enum, "|")
 			}
