@@ -4,9 +4,10 @@
 // It implements, in pure Go, the pipeline of the Rust library: added-token
 // extraction, normalizers (NFC/NFD/NFKC/NFKD, Lowercase, Prepend, Replace,
 // Strip, StripAccents, Sequence), pre-tokenizers (ByteLevel, Split with the
-// original regex, Metaspace, Digits, Whitespace, WhitespaceSplit, Sequence),
-// the BPE model (byte_fallback, ignore_merges, fuse_unk, merges in string and
-// array form), post-processors (TemplateProcessing, ByteLevel, Roberta, Bert,
+// original regex, Metaspace, Digits, Punctuation, Whitespace, WhitespaceSplit,
+// Sequence), the BPE model (byte_fallback, ignore_merges, fuse_unk, merges in
+// string and array form) and the Unigram model (Viterbi, byte_fallback),
+// post-processors (TemplateProcessing, ByteLevel, Roberta, Bert,
 // Sequence) and decoders (ByteLevel, Replace, ByteFallback, Fuse, Strip,
 // Metaspace, Sequence). Components it does not implement are rejected at load
 // time with an error naming them; nothing falls back silently.

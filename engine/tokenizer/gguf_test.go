@@ -291,3 +291,26 @@ func TestBPEVectorsFromGGUF(t *testing.T) {
 		})
 	}
 }
+
+// spmToUnigramJSON builds a Unigram tokenizer.json (Metaspace pre-tokenizer
+// and decoder, byte fallback) from SentencePiece pieces and scores.
+func spmToUnigramJSON(tokens []string, scores []float32) ([]byte, error) {
+	vocab := make([][2]any, len(tokens))
+	for i, t := range tokens {
+		vocab[i] = [2]any{t, float64(scores[i])}
+	}
+	added := []map[string]any{}
+	for i, c := range []string{tokens[0], "<s>", "</s>"} {
+		added = append(added, map[string]any{"id": i, "content": c, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true})
+	}
+	doc := map[string]any{
+		"added_tokens":  added,
+		"normalizer":    nil,
+		"pre_tokenizer": map[string]any{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": true},
+		"decoder": map[string]any{"type": "Sequence", "decoders": []any{
+			map[string]any{"type": "ByteFallback"},
+			map[string]any{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": true}}},
+		"model": map[string]any{"type": "Unigram", "unk_id": 0, "vocab": vocab, "byte_fallback": true},
+	}
+	return json.Marshal(doc)
+}

@@ -118,7 +118,7 @@ func TestLlamaCppVectors(t *testing.T) {
 // TestGoldenHF compares ids and decodes with HF's Rust tokenizer.
 func TestGoldenHF(t *testing.T) {
 	needNode(t)
-	names := []string{"llama3", "llama3_1", "qwen3", "mistral", "llama2", "gpt2", "gemma3"}
+	names := []string{"llama3", "llama3_1", "qwen3", "mistral", "llama2", "unigram", "gpt2", "gemma3"}
 	if testing.Short() {
 		names = []string{"llama3", "qwen3", "mistral"}
 	}

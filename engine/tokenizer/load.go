@@ -516,9 +516,16 @@ func cutSpace(s string) (string, string, bool) {
 	return s[:k], s[k+1:], true
 }
 
-func parseModel(r json.RawMessage, raw bool) (*bpeModel, error) {
+func parseModel(r json.RawMessage, raw bool) (tokModel, error) {
 	if isNull(r) {
 		return nil, errors.New("model: missing")
+	}
+	var ty typed
+	if json.Unmarshal(r, &ty) == nil && ty.Type == "Unigram" {
+		if raw {
+			return nil, fmt.Errorf("model Unigram after a ByteLevel pre-tokenizer: %w", ErrUnsupported)
+		}
+		return parseUnigram(r)
 	}
 	var v bpeJSON
 	if err := json.Unmarshal(r, &v); err != nil {

@@ -71,6 +71,9 @@ var families = map[string]string{
 }
 
 var (
+	uniOnce  sync.Once
+	uniDir   string
+	uniErr   error
 	spmOnce  sync.Once
 	spmDir   string
 	spmErr   error
@@ -84,6 +87,32 @@ var (
 // familyDir returns the directory holding the family's tokenizer.json.
 func familyDir(t testing.TB, name string) string {
 	t.Helper()
+	if name == "unigram" {
+		uniOnce.Do(func() {
+			p := filepath.Join(llamacppDir(), "models", "ggml-vocab-llama-spm.gguf")
+			if _, err := os.Stat(p); err != nil {
+				uniErr = err
+				return
+			}
+			toks, scores, err := readGGUFVocab(p)
+			if err != nil {
+				uniErr = err
+				return
+			}
+			js, err := spmToUnigramJSON(toks, scores)
+			if err != nil {
+				uniErr = err
+				return
+			}
+			if uniDir, uniErr = os.MkdirTemp("", "strata-unigram-"); uniErr == nil {
+				uniErr = os.WriteFile(filepath.Join(uniDir, "tokenizer.json"), js, 0o644)
+			}
+		})
+		if uniErr != nil {
+			missing(t, "llama-spm vocab: %v", uniErr)
+		}
+		return uniDir
+	}
 	if name == "llama2" {
 		spmOnce.Do(func() {
 			p := filepath.Join(llamacppDir(), "models", "ggml-vocab-llama-spm.gguf")
@@ -197,7 +226,7 @@ func runOracle(t testing.TB, jobs []oracleJob) []oracleResult {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	for _, d := range []string{gpt2Dir, spmDir} {
+	for _, d := range []string{gpt2Dir, spmDir, uniDir} {
 		if d != "" {
 			os.RemoveAll(d)
 		}

@@ -56,8 +56,9 @@ func TestSafeSplitEquivalence(t *testing.T) {
 			for !utf8.ValidString(w) {
 				w = w[:len(w)-1]
 			}
-			split, _ := tk.model.tokenize(w, nil, nil)
-			whole, _ := tk.model.tokenizeWord(w, nil, nil)
+			bm := tk.model.(*bpeModel)
+			split, _ := bm.tokenize(w, nil, nil)
+			whole, _ := bm.tokenizeWord(w, nil, nil)
 			if !slices.Equal(split, whole) {
 				t.Fatalf("%s: split BPE differs from whole-word BPE on %q", name, w[:80])
 			}

@@ -16,7 +16,7 @@ import (
 type Tokenizer struct {
 	norm  normalizer
 	pre   preTokenizer
-	model *bpeModel
+	model tokModel
 	post  postProcessor
 	dec   decoder
 	added *addedVocab
@@ -98,7 +98,7 @@ func FromJSON(data []byte) (t *Tokenizer, err error) {
 
 // finish computes derived fields after the components are set.
 func (t *Tokenizer) finish() {
-	t.vocabSize = len(t.model.idToTok)
+	t.vocabSize = len(t.model.idTokens())
 	for _, a := range t.added.tokens {
 		t.vocabSize = max(t.vocabSize, int(a.ID)+1)
 		if a.Special {
@@ -157,7 +157,7 @@ func (t *Tokenizer) TokenToID(tok string) (int32, bool) {
 	if id, ok := t.added.byContent[tok]; ok {
 		return id, true
 	}
-	id, ok := t.model.vocab[tok]
+	id, ok := t.model.vocabMap()[tok]
 	return id, ok
 }
 
@@ -172,12 +172,13 @@ func (t *Tokenizer) idToken(id int32) (tok string, special, ok bool) {
 		a := &t.added.tokens[i]
 		return a.Content, a.Special, true
 	}
-	if id < 0 || int(id) >= len(t.model.idToTok) {
+	toks := t.model.idTokens()
+	if id < 0 || int(id) >= len(toks) {
 		return "", false, false
 	}
-	s := t.model.idToTok[id]
+	s := toks[id]
 	if s == "" {
-		if v, ok := t.model.vocab[""]; !ok || v != id {
+		if v, ok := t.model.vocabMap()[""]; !ok || v != id {
 			return "", false, false
 		}
 	}
@@ -367,6 +368,10 @@ func (t *Tokenizer) encodeWord(st *encState, n nstr, a, b int) {
 	p := a
 	for i := range st.ids[k:] {
 		l := int(st.lens[i])
+		advance := l
+		if l < 0 { // a group of tokens sharing one range (Unigram byte fallback)
+			l, advance = -l, 0
+		}
 		sp := n.spanOf(p, p+l)
 		s, e := int(sp.start), int(sp.end)
 		for s > 0 && s < len(st.text) && !utf8.RuneStart(st.text[s]) {
@@ -376,7 +381,7 @@ func (t *Tokenizer) encodeWord(st *encState, n nstr, a, b int) {
 			e++
 		}
 		st.offs = append(st.offs, Offset{s, e})
-		p += l
+		p += advance
 	}
 }
 

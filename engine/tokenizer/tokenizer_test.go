@@ -68,7 +68,10 @@ func TestFromJSONErrors(t *testing.T) {
 		{"unknown pre", base(`{"type": "Frobnicate"}`, okModel, "null"), `pre_tokenizer "Frobnicate"`, true},
 		{"unknown decoder", base("null", okModel, `{"type": "CTC"}`), `decoder "CTC"`, true},
 		{"unknown normalizer", `{"normalizer": {"type": "Precompiled"}, "model": ` + okModel + `}`, `normalizer "Precompiled"`, true},
-		{"unigram", base("null", `{"type": "Unigram", "vocab": []}`, "null"), `model "Unigram"`, true},
+		{"wordpiece", base("null", `{"type": "WordPiece", "vocab": {}}`, "null"), `model "WordPiece"`, true},
+		{"unigram empty", base("null", `{"type": "Unigram", "vocab": []}`, "null"), "empty vocab", false},
+		{"unigram bad entry", base("null", `{"type": "Unigram", "vocab": [["a"]]}`, "null"), "want [piece, score]", false},
+		{"unigram bad unk", base("null", `{"type": "Unigram", "unk_id": 5, "vocab": [["a", -1.0]]}`, "null"), "unk_id 5", false},
 		{"broken regex", base(`{"type": "Split", "pattern": {"Regex": "(?<"}, "behavior": "Isolated"}`, okModel, "null"), "compile regex", false},
 		{"bad behavior", base(`{"type": "Split", "pattern": {"String": " "}, "behavior": "Sideways"}`, okModel, "null"), "split behavior", false},
 		{"merge token missing", base("null", `{"type": "BPE", "vocab": {"a": 0}, "merges": ["a b"]}`, "null"), `token "b" not in vocab`, false},
@@ -145,6 +148,8 @@ func FuzzScanners(f *testing.F) {
 func FuzzFromJSON(f *testing.F) {
 	f.Add([]byte(tinyJSON))
 	f.Add([]byte(`{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [["a", "a"]]}}`))
+	f.Add([]byte(`{"pre_tokenizer": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always"}, "model": {"type": "Unigram", "unk_id": 0, "byte_fallback": true, "vocab": [["<unk>", 0], ["▁a", -1.5], ["b", -2], ["<0x41>", -3]]}, "decoder": {"type": "Metaspace", "replacement": "▁"}}`))
+	f.Add([]byte(`{"pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Punctuation", "behavior": "Contiguous"}, {"type": "ByteLevel"}, {"type": "Digits"}]}, "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}`))
 	f.Add([]byte(`{"normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "▁"}, {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]}, "model": {"type": "BPE", "vocab": {"▁": 0, "<0x41>": 1}, "merges": [], "byte_fallback": true}, "decoder": {"type": "Sequence", "decoders": [{"type": "ByteFallback"}, {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]}}`))
 	f.Add([]byte(`{"pre_tokenizer": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first"}, "model": {"type": "BPE", "vocab": {}, "merges": []}, "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>"}}, {"Sequence": {"id": "A"}}], "special_tokens": {"<s>": {"ids": [5]}}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
