@@ -2,11 +2,11 @@ package llama
 
 import (
 	"bufio"
-	"syscall"
 	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/strata-ml/strata/engine/lora"
