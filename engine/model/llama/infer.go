@@ -67,7 +67,29 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 	att := make([]float32, n*qd)
 	gate := make([]float32, n*ff)
 	up := make([]float32, n*ff)
-	var lu []float32
+	// Sequences sharing an adapter are grouped so each adapter costs two
+	// matrix products per projection, whatever the number of its sequences.
+	type group struct {
+		a    *lora.Adapter
+		seqs []int
+		rows int
+	}
+	var groups []*group
+	byAdapter := map[*lora.Adapter]*group{}
+	for i, s := range seqs {
+		if s.Adapter == nil {
+			continue
+		}
+		g := byAdapter[s.Adapter]
+		if g == nil {
+			g = &group{a: s.Adapter}
+			byAdapter[s.Adapter] = g
+			groups = append(groups, g)
+		}
+		g.seqs = append(g.seqs, i)
+		g.rows += off[i+1] - off[i]
+	}
+	var xg, lu, dg []float32
 	proj := func(y, xin []float32, l int, mod lora.Module) {
 		in, out := projShape(cfg, mod)
 		L := m.Layers[l]
@@ -76,18 +98,29 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 			bias = L.Bias[mod].F32
 		}
 		nn.Linear(y, xin, L.Proj[mod].data(&m.wbuf), bias, n, in, out)
-		for i, s := range seqs {
-			pr := s.Adapter.Pair(l, mod)
+		for _, g := range groups {
+			pr := g.a.Pair(l, mod)
 			if pr == nil {
 				continue
 			}
-			r, rows := s.Adapter.Config.Rank, off[i+1]-off[i]
-			if cap(lu) < rows*r {
-				lu = make([]float32, rows*r)
+			r := g.a.Config.Rank
+			xg = grow(xg, g.rows*in)
+			lu = grow(lu, g.rows*r)
+			dg = grow(dg, g.rows*out)
+			k := 0
+			for _, i := range g.seqs { // gather the group's rows
+				k += copy(xg[k:], xin[off[i]*in:off[i+1]*in])
 			}
-			lu = lu[:rows*r]
-			compute.Sgemm(false, true, rows, r, in, 1, xin[off[i]*in:], in, pr.A, in, 0, lu, r)
-			compute.Sgemm(false, true, rows, out, r, s.Adapter.Config.Scale(), lu, r, pr.B, r, 1, y[off[i]*out:], out)
+			compute.Sgemm(false, true, g.rows, r, in, 1, xg, in, pr.A, in, 0, lu, r)
+			compute.Sgemm(false, true, g.rows, out, r, g.a.Config.Scale(), lu, r, pr.B, r, 0, dg, out)
+			k = 0
+			for _, i := range g.seqs { // scatter-add the deltas
+				yy := y[off[i]*out : off[i+1]*out]
+				for j := range yy {
+					yy[j] += dg[k+j]
+				}
+				k += len(yy)
+			}
 		}
 	}
 	for l, L := range m.Layers {
@@ -143,4 +176,12 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 		ri += cnt
 	}
 	return out, nil
+}
+
+// grow returns b resized to n, reallocating only when too small.
+func grow(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
+	}
+	return b[:n]
 }

@@ -33,11 +33,11 @@ func TestStepAdaptersAndMerge(t *testing.T) {
 	b := f.batch()
 	a1 := randomAdapter(t, m, lora.Config{Rank: 3, Alpha: 6}, 1)
 	a2 := randomAdapter(t, m, lora.Config{Rank: 2, Alpha: 8, RSLoRA: true, TargetModules: []string{"v_proj", "up_proj"}}, 2)
-	adapters := []*lora.Adapter{a1, nil, a2}
-	rows := [][]int32{b.Tokens[:b.T], b.Tokens[b.T : 2*b.T], b.Tokens[3 : 3+b.T]}
+	adapters := []*lora.Adapter{a1, nil, a2, a1} // the first and last share an adapter
+	rows := [][]int32{b.Tokens[:b.T], b.Tokens[b.T : 2*b.T], b.Tokens[3 : 3+b.T], b.Tokens[5 : 5+b.T]}
 	v := m.cfg.VocabSize
 	// Batched: prefill 6 tokens each (lengths differ: third prefills 4), then decode.
-	seqs := make([]model.Seq, 3)
+	seqs := make([]model.Seq, len(rows))
 	for i := range seqs {
 		n := 6
 		if i == 2 {
@@ -45,8 +45,8 @@ func TestStepAdaptersAndMerge(t *testing.T) {
 		}
 		seqs[i] = model.Seq{Tokens: rows[i][:n], Cache: m.NewCache(), Adapter: adapters[i], AllLogits: true}
 	}
-	got := make([][]float32, 3)
-	done := make([]int, 3)
+	got := make([][]float32, len(rows))
+	done := make([]int, len(rows))
 	for {
 		active := []int{}
 		var batch []model.Seq
