@@ -360,7 +360,15 @@ func (m *Model) Save(dir string) error {
 	if err := safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
 		return fmt.Errorf("llama: save: %w", err)
 	}
-	cj, err := m.cfg.JSON()
+	cfg := *m.cfg
+	if cfg.ModelType == "" { // AutoConfig needs model_type
+		cfg.ModelType = map[string]string{"LlamaForCausalLM": "llama", "MistralForCausalLM": "mistral", "Qwen2ForCausalLM": "qwen2"}[cfg.Architecture()]
+	}
+	cfg.TorchDType = "float32"
+	if m.Layers[0].Proj[lora.QProj].F32 == nil {
+		cfg.TorchDType = "bfloat16"
+	}
+	cj, err := cfg.JSON()
 	if err != nil {
 		return fmt.Errorf("llama: save %s: %w", dir, err)
 	}

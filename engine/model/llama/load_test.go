@@ -145,6 +145,9 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		if m2.Config().TieWordEmbeddings != m.cfg.TieWordEmbeddings || m2.Config().Window() != m.cfg.Window() {
 			t.Errorf("%s: config changed on round trip", arch)
 		}
+		if c := m2.Config(); c.ModelType != arch || c.TorchDType != "float32" {
+			t.Errorf("%s: config.json model_type %q torch_dtype %q", arch, c.ModelType, c.TorchDType)
+		}
 	}
 }
 
