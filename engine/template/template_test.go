@@ -102,3 +102,33 @@ func FuzzTemplate(f *testing.F) {
 		tpl.Render(Input{Messages: []Message{{Role: "user", Content: "hi"}}, Tools: []json.RawMessage{json.RawMessage(`{"a": 1}`)}})
 	})
 }
+
+func TestConcurrentRender(t *testing.T) {
+	tpl, err := New("{% for m in messages %}{{ m.role }}:{{ (m.content | trim).upper() }}|{% endfor %}{{ tools | tojson }}", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := Input{Messages: []Message{{Role: "user", Content: " hi "}}, Tools: []json.RawMessage{json.RawMessage(`{"b": 1, "a": 2}`)}}
+	want := `user:HI|[{"b": 1, "a": 2}]`
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			for range 20 {
+				got, err := tpl.Render(in)
+				if err == nil && got != want {
+					err = errors.New("got " + got)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
