@@ -87,3 +87,40 @@ func TestEnsureInitial(t *testing.T) {
 		t.Errorf("secret not replaced: %q", s)
 	}
 }
+
+// FuzzVerifyBearer: any Authorization token is rejected cleanly (never a
+// panic, never accepted) unless it is the issued one.
+func FuzzVerifyBearer(f *testing.F) {
+	dir := f.TempDir()
+	st, err := sqlstore.Open(f.Context(), filepath.Join(dir, "db"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { st.Close() })
+	m, err := Open(st, dir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	_, token, err := m.CreateBearer(f.Context(), "123456789012", "fuzz", 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{"", "ABSK", token, token + "=", "ABSKQks6", "ABSK!!!"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		k, err := m.VerifyBearer(t.Context(), s)
+		if s == token {
+			if err != nil {
+				t.Fatalf("issued token rejected: %v", err)
+			}
+			return
+		}
+		if err == nil {
+			t.Fatalf("token %q accepted as %s", s, k.ID)
+		}
+		if !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("token %q: %v, want ErrUnknownKey", s, err)
+		}
+	})
+}
