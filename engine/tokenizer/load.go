@@ -5,11 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"github.com/dlclark/regexp2"
 	"golang.org/x/text/unicode/norm"
 )
+
+// regexTimeout bounds one regex search so a pathological pattern in an
+// untrusted tokenizer.json cannot hang encoding; on timeout the piece is
+// left unsplit.
+const regexTimeout = 10 * time.Second
 
 // ErrUnsupported is wrapped by load errors for components this package does
 // not implement.
@@ -61,6 +67,7 @@ func parsePattern(p patternJSON) (pattern, error) {
 		if err != nil {
 			return nil, fmt.Errorf("compile regex %q: %w", *p.Regex, err)
 		}
+		re.MatchTimeout = regexTimeout
 		return regexPattern{re}, nil
 	}
 	return nil, errors.New("pattern needs \"String\" or \"Regex\"")

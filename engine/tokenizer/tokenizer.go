@@ -347,6 +347,8 @@ func (t *Tokenizer) encodeText(st *encState, n nstr) {
 	}
 	words, err := t.pre.split(st.ws[:0], n)
 	if err != nil {
+		// Only a regex search that exceeded regexTimeout fails; the piece
+		// is then encoded unsplit.
 		words = append(words[:0], n)
 	}
 	for _, w := range words {
