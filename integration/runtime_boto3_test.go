@@ -33,7 +33,7 @@ arn = br.create_model_customization_job(
     jobName="tickets-job", customModelName="tickets-model",
     roleArn="arn:aws:iam::123456789012:role/BedrockRole",
     baseModelIdentifier=os.environ["BASE"], customizationType="FINE_TUNING",
-    hyperParameters={"epochCount": "2", "batchSize": "16", "learningRate": "0.002", "learningRateWarmupSteps": "10"},
+    hyperParameters={"epochCount": "5", "batchSize": "16", "learningRate": "0.003", "learningRateWarmupSteps": "10"},
     trainingDataConfig={"s3Uri": "s3://tickets/train.jsonl"},
     validationDataConfig={"validators": [{"s3Uri": "s3://tickets/validation.jsonl"}]},
     outputDataConfig={"s3Uri": "s3://tickets/out/"})["jobArn"]
