@@ -92,11 +92,15 @@ type scenario struct {
 
 const weatherTool = `{"type": "function", "function": {"name": "get_weather", "description": "Get the current weather", "parameters": {"type": "object", "properties": {"location": {"type": "string", "description": "City name, e.g. Paris"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}}, "required": ["location"]}}}`
 
+const timeTool = `{"type": "function", "function": {"name": "get_time", "description": "Current time", "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}, "required": []}}}`
+
 var scenarios = []scenario{
 	{name: "chat", genPrompt: true, messages: `[{"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": "What is 2+2?"}, {"role": "assistant", "content": "2+2 = 4."}, {"role": "user", "content": "And 👋 in Japanese? Use \"quotes\" & <tags>."}]`},
 	{name: "nosystem", genPrompt: false, messages: `[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": " Hello! How can I help?  "}]`},
 	{name: "tools", genPrompt: true, tools: "[" + weatherTool + "]", messages: `[{"role": "user", "content": "Weather in Paris?"}, {"role": "assistant", "content": "", "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": {"location": "Paris", "unit": "celsius"}}}]}, {"role": "tool", "tool_call_id": "call_1", "name": "get_weather", "content": "{\"temp\": 21}"}]`},
 	{name: "think", genPrompt: true, vars: map[string]any{"enable_thinking": false}, messages: `[{"role": "user", "content": "Solve x+1=2"}, {"role": "assistant", "content": "<think>\nsubtract 1\n</think>\n\nx = 1"}, {"role": "user", "content": "Thanks"}]`},
+	{name: "reasoning", genPrompt: false, vars: map[string]any{"enable_thinking": true}, messages: `[{"role": "system", "content": "Think first."}, {"role": "user", "content": "2*3?"}, {"role": "assistant", "reasoning_content": "2 times 3 is 6", "content": "6"}, {"role": "user", "content": "and 2*4?"}, {"role": "assistant", "reasoning_content": "8", "content": "8"}]`},
+	{name: "multitool", genPrompt: true, tools: "[" + weatherTool + ", " + timeTool + "]", messages: `[{"role": "system", "content": "Use tools."}, {"role": "user", "content": "Weather and time in Tokyo 東京?"}, {"role": "assistant", "content": "Checking.", "tool_calls": [{"id": "a1", "type": "function", "function": {"name": "get_weather", "arguments": {"location": "Tokyo"}}}, {"id": "a2", "type": "function", "function": {"name": "get_time", "arguments": "{\"tz\": \"Asia/Tokyo\"}"}}]}, {"role": "tool", "tool_call_id": "a1", "name": "get_weather", "content": "sunny"}, {"role": "tool", "tool_call_id": "a2", "name": "get_time", "content": "10:00"}, {"role": "assistant", "content": "Sunny, 10:00."}, {"role": "user", "content": "Thanks!"}]`},
 }
 
 func (s scenario) input() Input {
