@@ -53,4 +53,18 @@ if [ ! -x "$CACHE/bin/minio" ] && [ "${STRATA_SKIP_MINIO:-}" != 1 ]; then
   GOBIN="$CACHE/bin" GOFLAGS=-buildvcs=false go install github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c >/dev/null 2>&1 || log "minio build failed; S3 conformance against MinIO will be skipped (fails under CI=true)"
 fi
 
+# --- OpenBLAS for the PyTorch step benchmark (private copy; system untouched) --------
+# Debian's python3-torch links the reference libblas; tools/torch/step_compare.sh
+# runs it with LD_LIBRARY_PATH pointing here so PyTorch gets an optimized BLAS.
+if [ ! -f "$CACHE/openblas/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3" ]; then
+  log "extract libopenblas0-pthread into $CACHE/openblas"
+  tmp=$(mktemp -d)
+  if (cd "$tmp" && apt-get download libopenblas0-pthread >/dev/null 2>&1); then
+    dpkg-deb -x "$tmp"/libopenblas0-pthread_*.deb "$CACHE/openblas"
+  else
+    log "apt-get download libopenblas0-pthread failed; the torch step benchmark will use the reference BLAS"
+  fi
+  rm -rf "$tmp"
+fi
+
 echo "$CACHE"
