@@ -4,7 +4,7 @@
 // and written as a complete Hugging Face directory (config.json,
 // model.safetensors, tokenizer.json, tokenizer_config.json with a chat
 // template, special_tokens_map.json, generation_config.json). It runs
-// offline and deterministically, in about a minute or two on two cores, and
+// offline and deterministically, in one to two minutes on two cores, and
 // caches the result by the hash of everything that goes into it.
 //
 // It also generates the sample dataset (support tickets that mention product
@@ -38,7 +38,7 @@ var corpus string
 
 // recipeVersion changes whenever the build changes in a way the hash of its
 // inputs would not show.
-const recipeVersion = "starter-v4"
+const recipeVersion = "starter-v5"
 
 // Special tokens of the starter tokenizer; the trainer gives them ids 0 to 4.
 const (
@@ -72,7 +72,7 @@ func Config(v int) *model.Config {
 // smaller settings.
 type Options struct {
 	VocabSize      int // default 2048
-	PretrainEpochs int // default 3; -1 skips pre-training
+	PretrainEpochs int // default 8; -1 skips pre-training
 	Seed           uint64
 	// OnEvent, if set, receives the pre-training loop's events.
 	OnEvent func(train.Event)
@@ -83,7 +83,7 @@ func (o Options) withDefaults() Options {
 		o.VocabSize = 2048
 	}
 	if o.PretrainEpochs == 0 {
-		o.PretrainEpochs = 3
+		o.PretrainEpochs = 8
 	}
 	if o.Seed == 0 {
 		o.Seed = 20241123
