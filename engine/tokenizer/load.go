@@ -233,8 +233,11 @@ func parsePreTokenizer(r json.RawMessage) (p preTokenizer, byteLevel bool, err e
 		}
 		return digitsPre{v.Individual}, false, nil
 	case "Whitespace":
-		re := regexp2.MustCompile(`\w+|[^\w\s]+`, regexp2.None)
-		return splitPre{regexPattern{re}, behIsolated, true}, false, nil
+		// HF: Split(Invert(`\w+|[^\w\s]+`), Removed) with Oniguruma's
+		// Unicode \w (Alphabetic, marks, decimal digits, connectors, joiners).
+		const w = `\p{L}\p{Nl}\p{M}\p{Nd}\p{Pc}\u200c\u200d`
+		re := regexp2.MustCompile(`[`+w+`]+|[^`+w+`\s]+`, regexp2.None)
+		return splitPre{regexPattern{re}, behRemoved, true}, false, nil
 	case "Punctuation":
 		v := struct {
 			Behavior string `json:"behavior"`

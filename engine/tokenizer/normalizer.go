@@ -197,7 +197,7 @@ type stripAccents struct{}
 func (stripAccents) normalize(n nstr) (nstr, error) {
 	has := false
 	for _, r := range n.s {
-		if unicode.Is(unicode.Mn, r) {
+		if unicode.Is(unicode.M, r) {
 			has = true
 			break
 		}
@@ -207,7 +207,7 @@ func (stripAccents) normalize(n nstr) (nstr, error) {
 	}
 	b := nbuilder{fast: n.fast}
 	for i, r := range n.s {
-		if !unicode.Is(unicode.Mn, r) {
+		if !unicode.Is(unicode.M, r) {
 			b.copyFrom(&n, i, i+utf8.RuneLen(r))
 		}
 	}
