@@ -29,7 +29,7 @@ func TestComponentsMatchHF(t *testing.T) {
 	bl := `{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false}`
 	llama := `{"type": "Split", "pattern": {"Regex": ` + jsonString(llama3Pattern) + `}, "behavior": "Isolated", "invert": false}`
 	variants := []struct {
-		name                        string
+		name                       string
 		normalizer, pre, post, dec string
 	}{
 		{"nfkc lowercase", `{"type": "Sequence", "normalizers": [{"type": "NFKC"}, {"type": "Lowercase"}]}`, `{"type": "Sequence", "pretokenizers": [` + llama + `, ` + bl + `]}`, "", ""},
