@@ -370,7 +370,7 @@ type tplPiece struct {
 	} `json:"Sequence"`
 }
 
-func parsePostProcessor(r json.RawMessage, tokID func(string) (int32, bool)) (postProcessor, error) {
+func parsePostProcessor(r json.RawMessage) (postProcessor, error) {
 	typ, err := typeOf(r)
 	if err != nil {
 		return nil, fmt.Errorf("post_processor: %w", err)
@@ -441,7 +441,7 @@ func parsePostProcessor(r json.RawMessage, tokID func(string) (int32, bool)) (po
 		}
 		var q procSeq
 		for i, x := range v.Processors {
-			p, err := parsePostProcessor(x, tokID)
+			p, err := parsePostProcessor(x)
 			if err != nil {
 				return nil, fmt.Errorf("post_processor Sequence[%d]: %w", i, err)
 			}

@@ -188,7 +188,7 @@ func isPunctuation(r rune) bool {
 type metaspacePre struct {
 	replacement string
 	scheme      string // "always", "first", "never"
-	split_      bool
+	splitPieces bool
 }
 
 func (p metaspacePre) split(dst []nstr, n nstr) ([]nstr, error) {
@@ -198,7 +198,7 @@ func (p metaspacePre) split(dst []nstr, n nstr) ([]nstr, error) {
 			n, _ = prepend{s: p.replacement}.normalize(n)
 		}
 	}
-	if !p.split_ {
+	if !p.splitPieces {
 		if n.s == "" {
 			return dst, nil
 		}

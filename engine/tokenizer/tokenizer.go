@@ -83,7 +83,7 @@ func FromJSON(data []byte) (t *Tokenizer, err error) {
 		return nil, fmt.Errorf("tokenizer: added tokens: %w", err)
 	}
 	if !isNull(f.PostProcessor) {
-		if t.post, err = parsePostProcessor(f.PostProcessor, t.TokenToID); err != nil {
+		if t.post, err = parsePostProcessor(f.PostProcessor); err != nil {
 			return nil, fmt.Errorf("tokenizer: %w", err)
 		}
 	}
