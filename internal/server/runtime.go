@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"mime"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -57,6 +58,9 @@ func NewServing(ctx context.Context, cfg ServingConfig) (*Serving, error) {
 		cfg.Timeout = 10 * time.Minute
 	}
 	cfg.Registry.Logger = cfg.Logger
+	if cfg.Registry.MemoryBudget == 0 {
+		cfg.Registry.MemoryBudget = defaultMemoryBudget()
+	}
 	if cfg.Registry.LoadWait == 0 {
 		// A first on-demand request waits this long for the weights to
 		// load before ModelNotReadyException.
@@ -70,6 +74,25 @@ func NewServing(ctx context.Context, cfg ServingConfig) (*Serving, error) {
 		return nil, err
 	}
 	return &Serving{Registry: reg, Provision: ps, Resolver: res, Timeout: cfg.Timeout}, nil
+}
+
+// defaultMemoryBudget is three quarters of the machine's memory (from
+// /proc/meminfo), or 0 (unlimited) where that cannot be read.
+func defaultMemoryBudget() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb << 10 * 3 / 4
+		}
+	}
+	return 0
 }
 
 // Close stops serving: provisioned models are released, engines stopped.

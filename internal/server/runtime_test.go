@@ -376,3 +376,10 @@ func TestSDKProvisionedAndDeployments(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestDefaultMemoryBudget(t *testing.T) {
+	b := defaultMemoryBudget()
+	if b != 0 && b < 64<<20 {
+		t.Errorf("defaultMemoryBudget() = %d, want 0 (unknown) or three quarters of the machine", b)
+	}
+}
