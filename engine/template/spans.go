@@ -18,9 +18,13 @@ import (
 // message i is found by prefix difference: the span runs from the end of
 // the render of messages[:i] with add_generation_prompt=True to the end of
 // the render of messages[:i+1], and must occur at that place in the full
-// render. Templates that rewrite earlier turns (for example Qwen3 dropping
-// old reasoning) are handled by locating that span text later in the full
-// render; if it cannot be found the error names the message.
+// render. Three template habits are handled: a generation prompt ending in
+// an empty reasoning block (Qwen3, enable_thinking=false), earlier turns
+// rendered without their reasoning (the turn is then located in the full
+// render by its text after </think>), and an assistant header appended
+// after every render (the early Llama 3 template). Anything else, such as a
+// template moving the system prompt into the last user turn, is an error
+// naming the message, never a guessed span.
 func (t *Template) AssistantSpans(in Input) (string, []Span, error) {
 	if strings.Contains(t.src, "generation") && hasGenerationTag(t.src) {
 		var spans []Span
@@ -52,16 +56,31 @@ func (t *Template) AssistantSpans(in Input) (string, []Span, error) {
 		if err != nil {
 			return "", nil, fmt.Errorf("template: assistant message %d: render: %w", i, err)
 		}
+		start := len(prefix)
 		if !strings.HasPrefix(upto, prefix) {
-			return "", nil, fmt.Errorf("template: assistant message %d: the rendered conversation does not extend the generation prompt", i)
+			// The generation prompt may end in a reasoning stub the turn
+			// does not have (Qwen3 with enable_thinking=false adds an empty
+			// think block): the turn then starts where they diverge. Any
+			// other difference would put prompt text in the span.
+			start = commonPrefix(upto, prefix)
+			if !strings.Contains(prefix[start:], "think>") {
+				return "", nil, fmt.Errorf("template: assistant message %d: the rendered conversation does not extend the generation prompt", i)
+			}
 		}
-		turn := upto[len(prefix):]
+		turn := upto[start:]
+		// Templates that always append the assistant header (the render of
+		// no messages is that header) put it after every turn.
+		if tail, err := t.renderMessages(in, nil, false); err == nil && strings.TrimSpace(tail) != "" &&
+			strings.HasSuffix(turn, tail) && len(turn) > len(tail) {
+			turn = turn[:len(turn)-len(tail)]
+			upto = upto[:len(upto)-len(tail)]
+		}
 		if turn == "" {
 			continue
 		}
 		var s Span
 		switch {
-		case strings.HasPrefix(full, upto) && len(prefix) >= cursor:
+		case start == len(prefix) && strings.HasPrefix(full, upto) && len(prefix) >= cursor:
 			s = Span{len(prefix), len(upto)}
 		default:
 			var ok bool
@@ -82,6 +101,16 @@ func locateTurn(full string, cursor int, turn, content string) (Span, bool) {
 	if k := strings.Index(full[cursor:], turn); k >= 0 {
 		return Span{cursor + k, cursor + k + len(turn)}, true
 	}
+	// The turn without a leading reasoning block, which templates drop from
+	// turns before the last user message.
+	if strings.HasPrefix(strings.TrimSpace(turn), "<think>") {
+		if j := strings.Index(turn, "</think>"); j >= 0 {
+			rest := strings.TrimLeft(turn[j+len("</think>"):], "\n")
+			if k := strings.Index(full[cursor:], rest); rest != "" && k >= 0 {
+				return Span{cursor + k, cursor + k + len(rest)}, true
+			}
+		}
+	}
 	tail := content
 	if j := strings.LastIndex(tail, "</think>"); j >= 0 {
 		tail = strings.TrimLeft(tail[j+len("</think>"):], "\n")
@@ -99,6 +128,16 @@ func locateTurn(full string, cursor int, turn, content string) (Span, bool) {
 		return Span{cursor + k, cursor + k + len(rest)}, true
 	}
 	return Span{}, false
+}
+
+func commonPrefix(a, b string) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
 }
 
 func content(m any) string {
