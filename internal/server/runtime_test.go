@@ -58,6 +58,7 @@ func (f *rtResolver) Resolve(ctx context.Context, account, ident string) (provis
 }
 
 type rtEnv struct {
+	reg   *inference.Registry
 	ts    *httptest.Server
 	model *inferencetest.Model
 	rt    *bedrockruntime.Client
@@ -90,7 +91,7 @@ func newRuntimeEnv(t *testing.T, timeout time.Duration) *rtEnv {
 	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret"}, nil
 	})
-	return &rtEnv{ts: ts, model: m,
+	return &rtEnv{reg: reg, ts: ts, model: m,
 		rt: bedrockruntime.New(bedrockruntime.Options{Region: "us-east-1", BaseEndpoint: aws.String(ts.URL), Credentials: creds}),
 		cp: bedrock.New(bedrock.Options{Region: "us-east-1", BaseEndpoint: aws.String(ts.URL), Credentials: creds})}
 }
@@ -381,5 +382,64 @@ func TestDefaultMemoryBudget(t *testing.T) {
 	b := defaultMemoryBudget()
 	if b != 0 && b < 64<<20 {
 		t.Errorf("defaultMemoryBudget() = %d, want 0 (unknown) or three quarters of the machine", b)
+	}
+}
+
+// TestSDKThrottling fills one on-demand unit (4 running, 16 queued) while the
+// model is held, so further requests get ThrottlingException; the admitted
+// ones complete once it runs.
+func TestSDKThrottling(t *testing.T) {
+	e := newRuntimeEnv(t, time.Minute)
+	rt := bedrockruntime.New(e.rt.Options(), func(o *bedrockruntime.Options) { o.RetryMaxAttempts = 1 })
+	ctx := t.Context()
+	// Load the model first so that requests queue in its engine.
+	if _, err := rt.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{ModelId: aws.String(rtFM), Body: []byte(`{"prompt":"a","max_gen_len":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	e.model.Gate = make(chan struct{})
+	const n = 40
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := rt.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{ModelId: aws.String(rtFM), Body: []byte(`{"prompt":"a","max_gen_len":2}`)})
+			errs <- err
+		}()
+	}
+	// Every request is either in the engine (at most 4 running + 16
+	// queued) or already throttled; then let the model run.
+	var te *rttypes.ThrottlingException
+	throttled, ok := 0, 0
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		select {
+		case err := <-errs:
+			if !errors.As(err, &te) {
+				t.Fatalf("while full: %v, want ThrottlingException", err)
+			}
+			throttled++
+			continue
+		default:
+		}
+		st := e.reg.Loaded()[0].Stats
+		if st.Running+st.Waiting+throttled == n {
+			if st.Running > 4 || st.Waiting > 16 {
+				t.Errorf("engine holds %+v, beyond one unit (4 running, 16 queued)", st)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("in engine %+v, throttled %d of %d", st, throttled, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(e.model.Gate)
+	for range n - throttled {
+		if err := <-errs; err != nil {
+			t.Errorf("admitted request: %v", err)
+		} else {
+			ok++
+		}
+	}
+	if throttled < n-20 || throttled == n || ok != n-throttled {
+		t.Errorf("throttled %d, completed %d of %d", throttled, ok, n)
 	}
 }
