@@ -126,7 +126,7 @@ func TestProofFineTune(t *testing.T) {
 		full bool
 		hp   map[string]string
 	}{
-		{"lora", false, map[string]string{"epochCount": "4", "batchSize": "16", "learningRate": "4e-3", "learningRateWarmupSteps": "10",
+		{"lora", false, map[string]string{"epochCount": "4", "batchSize": "8", "learningRate": "2e-3", "learningRateWarmupSteps": "10",
 			"loraRank": "64", "loraAlpha": "64", "maxSeqLen": "128", "microBatchTokens": "4096"}},
 		{"full", true, map[string]string{"epochCount": "2", "batchSize": "16", "learningRate": "2e-3", "learningRateWarmupSteps": "10",
 			"maxSeqLen": "128", "microBatchTokens": "4096"}},
