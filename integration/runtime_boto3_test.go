@@ -4,7 +4,6 @@ package integration
 
 import (
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -144,5 +143,4 @@ func TestServingWorkflowBoto3(t *testing.T) {
 	if res.Wrong != "ValidationException" {
 		t.Errorf("wrong-family body: %s", res.Wrong)
 	}
-	_ = os.Getenv
 }
