@@ -34,6 +34,9 @@ func ValidateDataset(ctx context.Context, req DatasetRequest) (string, error) {
 		tmp := filepath.Join(req.WorkDir, ReportFile+".tmp")
 		if f, err := os.Create(tmp); err == nil {
 			werr := rep.WriteJSON(f)
+			if werr == nil {
+				werr = f.Sync()
+			}
 			if cerr := f.Close(); werr == nil && cerr == nil {
 				_ = os.Rename(tmp, filepath.Join(req.WorkDir, ReportFile))
 			}
