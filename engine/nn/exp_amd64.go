@@ -17,18 +17,21 @@ func sigmoidAVX2(dst, src *float32, n int)
 func ExpSubSum(dst, src []float32, sub float32) float32 {
 	n := len(src)
 	dst = dst[:n]
-	var s float32
+	var s float64 // blocks of 512 are summed in float32 lanes, blocks in float64
 	head := 0
 	if haveAVX2 && n >= 8 {
 		head = n &^ 7
-		s = expSubSumAVX2(&dst[0], &src[0], head, sub)
+		for b := 0; b < head; b += 512 {
+			e := min(b+512, head)
+			s += float64(expSubSumAVX2(&dst[b], &src[b], e-b, sub))
+		}
 	}
 	for i := head; i < n; i++ {
 		e := Expf(src[i] - sub)
 		dst[i] = e
-		s += e
+		s += float64(e)
 	}
-	return s
+	return float32(s)
 }
 
 // Sigmoid sets dst[i] = 1/(1+exp(−src[i])). dst may alias src.

@@ -6,13 +6,13 @@ package nn
 // dst may alias src.
 func ExpSubSum(dst, src []float32, sub float32) float32 {
 	dst = dst[:len(src)]
-	var s float32
+	var s float64
 	for i, x := range src {
 		e := Expf(x - sub)
 		dst[i] = e
-		s += e
+		s += float64(e)
 	}
-	return s
+	return float32(s)
 }
 
 // Sigmoid sets dst[i] = 1/(1+exp(−src[i])). dst may alias src.
