@@ -109,8 +109,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Rank <= 0 || c.Rank > 4096:
 		return fmt.Errorf("lora: rank %d not in 1..4096", c.Rank)
-	case !(c.Alpha > 0) || math.IsInf(c.Alpha, 0):
-		return fmt.Errorf("lora: alpha %g must be > 0", c.Alpha)
+	case !(c.Alpha >= 1e-6 && c.Alpha <= 1e6):
+		return fmt.Errorf("lora: alpha %g not in [1e-6, 1e6]", c.Alpha)
 	case !(c.Dropout >= 0 && c.Dropout < 1):
 		return fmt.Errorf("lora: dropout %g not in [0, 1)", c.Dropout)
 	}
@@ -332,41 +332,9 @@ func Load(dir string) (*Adapter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lora: read %s: %w", cp, err)
 	}
-	var pc peftConfig
-	if err := json.Unmarshal(raw, &pc); err != nil {
-		return nil, fmt.Errorf("lora: parse %s: %w", cp, err)
-	}
-	bad := func(f string, a ...any) error {
-		return fmt.Errorf("lora: %s: %w: %s", cp, ErrAdapter, fmt.Sprintf(f, a...))
-	}
-	if pc.PeftType != "LORA" {
-		return nil, bad("peft_type %q, want LORA", pc.PeftType)
-	}
-	if pc.UseDora || pc.FanInFanOut || (pc.Bias != "" && pc.Bias != "none") || len(pc.ModulesToSave) > 0 || pc.LayersToTransform != nil {
-		return nil, bad("use_dora, fan_in_fan_out, bias, modules_to_save and layers_to_transform are not supported")
-	}
-	cfg := Config{Rank: pc.R, Alpha: pc.LoraAlpha, Dropout: pc.LoraDropout, RSLoRA: pc.UseRSLoRA}
-	switch tm := pc.TargetModules.(type) {
-	case []any:
-		for _, v := range tm {
-			s, ok := v.(string)
-			if !ok {
-				return nil, bad("target_modules must be strings")
-			}
-			cfg.TargetModules = append(cfg.TargetModules, s)
-		}
-	case string:
-		if tm != "all-linear" {
-			if _, err := ParseModule(tm); err != nil {
-				return nil, bad("target_modules %q: only a list of module names or \"all-linear\" is supported", tm)
-			}
-			cfg.TargetModules = []string{tm}
-		}
-	default:
-		return nil, bad("target_modules missing")
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", cp, err)
+	cfg, base, err := parseConfig(cp, raw)
+	if err != nil {
+		return nil, err
 	}
 	wp := filepath.Join(dir, WeightsFile)
 	ts, _, err := safetensors.ReadFile(wp, safetensors.Options{})
@@ -417,7 +385,7 @@ func Load(dir string) (*Adapter, error) {
 	if maxL < 0 {
 		return nil, fmt.Errorf("lora: %s: %w: no LoRA tensors", wp, ErrAdapter)
 	}
-	a := &Adapter{Config: cfg, BaseModel: pc.BaseModel, Layers: make([][NumModules]*Pair, maxL+1)}
+	a := &Adapter{Config: cfg, BaseModel: base, Layers: make([][NumModules]*Pair, maxL+1)}
 	keys := make([]ent, 0, len(found))
 	for k := range found {
 		keys = append(keys, k)
@@ -441,4 +409,45 @@ func Load(dir string) (*Adapter, error) {
 		a.Layers[k.l][k.m] = p
 	}
 	return a, nil
+}
+
+// parseConfig decodes and checks adapter_config.json (cp names it in errors).
+func parseConfig(cp string, raw []byte) (Config, string, error) {
+	var pc peftConfig
+	if err := json.Unmarshal(raw, &pc); err != nil {
+		return Config{}, "", fmt.Errorf("lora: parse %s: %w", cp, err)
+	}
+	bad := func(f string, a ...any) error {
+		return fmt.Errorf("lora: %s: %w: %s", cp, ErrAdapter, fmt.Sprintf(f, a...))
+	}
+	if pc.PeftType != "LORA" {
+		return Config{}, "", bad("peft_type %q, want LORA", pc.PeftType)
+	}
+	if pc.UseDora || pc.FanInFanOut || (pc.Bias != "" && pc.Bias != "none") || len(pc.ModulesToSave) > 0 || pc.LayersToTransform != nil {
+		return Config{}, "", bad("use_dora, fan_in_fan_out, bias, modules_to_save and layers_to_transform are not supported")
+	}
+	cfg := Config{Rank: pc.R, Alpha: pc.LoraAlpha, Dropout: pc.LoraDropout, RSLoRA: pc.UseRSLoRA}
+	switch tm := pc.TargetModules.(type) {
+	case []any:
+		for _, v := range tm {
+			s, ok := v.(string)
+			if !ok {
+				return Config{}, "", bad("target_modules must be strings")
+			}
+			cfg.TargetModules = append(cfg.TargetModules, s)
+		}
+	case string:
+		if tm != "all-linear" {
+			if _, err := ParseModule(tm); err != nil {
+				return Config{}, "", bad("target_modules %q: only a list of module names or \"all-linear\" is supported", tm)
+			}
+			cfg.TargetModules = []string{tm}
+		}
+	default:
+		return Config{}, "", bad("target_modules missing")
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, "", fmt.Errorf("%s: %w", cp, err)
+	}
+	return cfg, pc.BaseModel, nil
 }

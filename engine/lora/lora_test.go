@@ -162,3 +162,24 @@ func editConfig(dir, from, to string) {
 	b, _ := os.ReadFile(p)
 	os.WriteFile(p, []byte(strings.Replace(string(b), from, to, 1)), 0o644)
 }
+
+func FuzzAdapterConfig(f *testing.F) {
+	for _, s := range []string{
+		`{"peft_type":"LORA","r":8,"lora_alpha":16,"target_modules":["q_proj","v_proj"]}`,
+		`{"peft_type":"LORA","r":8,"lora_alpha":16,"target_modules":"all-linear","use_rslora":true}`,
+		`{"peft_type":"LORA","r":0,"lora_alpha":16,"target_modules":["q_proj"]}`,
+		`{"peft_type":"IA3"}`,
+		`{"peft_type":"LORA","r":4,"lora_alpha":4,"lora_dropout":1.5,"target_modules":["x"]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, _, err := parseConfig("fuzz.json", data)
+		if err != nil {
+			return
+		}
+		if cfg.Validate() != nil || cfg.Scale() <= 0 {
+			t.Fatalf("accepted invalid config %+v", cfg)
+		}
+	})
+}
