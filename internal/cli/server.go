@@ -99,8 +99,8 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "Strata is running.\n  endpoint: %s\n  region:   %s\n  account:  %s\n  data dir: %s\n\n",
 		app.Endpoint(), cfg.Region, app.Account, cfg.DataDir)
-	fmt.Fprintf(stdout, "Local credentials:\n  export AWS_ACCESS_KEY_ID=%s\n  export AWS_SECRET_ACCESS_KEY=%s\n  export AWS_REGION=%s\n\n",
-		app.AccessKeyID, app.SecretAccessKey, cfg.Region)
+	fmt.Fprintf(stdout, "Local credentials:\n  export AWS_ACCESS_KEY_ID=%s\n  export AWS_SECRET_ACCESS_KEY=%s\n  export AWS_REGION=%s AWS_DEFAULT_REGION=%s\n\n",
+		app.AccessKeyID, app.SecretAccessKey, cfg.Region, cfg.Region)
 	fmt.Fprintf(stdout, "Try: aws bedrock list-foundation-models --endpoint-url %s\n", app.Endpoint())
 	log.Info("listening", "endpoint", app.Endpoint(), "region", cfg.Region, "data_dir", cfg.DataDir, "workers", cfg.Workers)
 	<-ctx.Done()
