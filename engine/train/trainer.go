@@ -124,6 +124,18 @@ type state struct {
 	ValidatedAt int       `json:"validatedAt"` // step of the last validation, -1 for none
 	Done        bool      `json:"done,omitempty"`
 	Early       bool      `json:"early,omitempty"`
+	// DropoutState is the model's dropout stream position (see
+	// dropoutStater); 0 for models without one.
+	DropoutState uint64 `json:"dropoutState,omitempty"`
+}
+
+// dropoutStater is implemented by models whose training passes draw
+// random dropout masks (llama.Model): the trainer saves the stream position
+// with every checkpoint and restores it on resume, so a resumed run draws
+// the same masks as an uninterrupted one.
+type dropoutStater interface {
+	DropoutState() uint64
+	SetDropoutState(uint64)
 }
 
 // MarshalJSON encodes +Inf BestLoss as null.
@@ -406,6 +418,9 @@ func (r *runner) resume() error {
 	if err := r.opt.SetState(ost, r.params); err != nil {
 		return fmt.Errorf("train: resume from %s: %w", path, err)
 	}
+	if ds, ok := r.m.(dropoutStater); ok {
+		ds.SetDropoutState(st.DropoutState)
+	}
 	r.st = st
 	r.lastCk = path
 	return nil
@@ -438,6 +453,9 @@ func (r *runner) save() (string, error) {
 	ot := []*safetensors.Tensor{checkpoint.Tensor("step", []int{1}, []float32{float32(ost.Step)})}
 	for name, v := range ost.Moments {
 		ot = append(ot, checkpoint.Tensor(name, []int{len(v)}, v))
+	}
+	if ds, ok := r.m.(dropoutStater); ok {
+		r.st.DropoutState = ds.DropoutState()
 	}
 	sb, err := json.Marshal(r.st)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/strata-ml/strata/engine/model"
 )
 
 const fakeV = 24
@@ -236,6 +237,29 @@ func TestStopAndResume(t *testing.T) {
 	}
 }
 
+// tinyLlama is a randomly initialised one-layer llama over the fake
+// vocabulary, for tests that need the real engine (LoRA, dropout).
+func tinyLlama(t *testing.T) model.Model {
+	t.Helper()
+	cfg := &model.Config{Architectures: []string{"LlamaForCausalLM"}, HiddenSize: 16, IntermediateSize: 32,
+		NumHiddenLayers: 1, NumAttentionHeads: 2, VocabSize: fakeV, MaxPositionEmbeddings: 64, TieWordEmbeddings: true, HiddenAct: "silu"}
+	m, err := model.New(cfg, 11, model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// resumeOptions is baseOptions, or with llama set, LoRA training of
+// tinyLlama.
+func resumeOptions(t *testing.T, out string, hps map[string]string, llama bool) Options {
+	o := baseOptions(t, out, hps)
+	if llama {
+		o.Model, o.Full = tinyLlama(t), false
+	}
+	return o
+}
+
 // TestHelperTrainProcess is the child of TestResumeAfterSIGKILL: it trains
 // and, after step STRATA_TRAIN_BLOCK_AT, prints "blocked" and waits to be
 // killed.
@@ -247,7 +271,7 @@ func TestHelperTrainProcess(t *testing.T) {
 	blockAt, _ := strconv.Atoi(os.Getenv("STRATA_TRAIN_BLOCK_AT"))
 	var hps map[string]string
 	json.Unmarshal([]byte(os.Getenv("STRATA_TRAIN_HPS")), &hps)
-	o := baseOptions(t, out, hps)
+	o := resumeOptions(t, out, hps, os.Getenv("STRATA_TRAIN_LLAMA") == "1")
 	o.Resume = true
 	o.OnEvent = func(e Event) {
 		if e.Type == EventStep && e.Step == blockAt {
@@ -263,18 +287,37 @@ func TestHelperTrainProcess(t *testing.T) {
 // TestResumeAfterSIGKILL kills a real training process with SIGKILL after
 // step 8 (checkpoints every 3 steps, so it dies 2 steps after the last
 // one, with those steps already in the metrics file), resumes in a second
-// process and requires the exact metrics of an uninterrupted run.
+// process and requires the exact metrics of an uninterrupted run. The
+// loraDropout case trains a LoRA adapter on a real (tiny) llama with
+// dropout 0.1, whose masks must continue from the checkpoint's dropout
+// state rather than restart.
 func TestResumeAfterSIGKILL(t *testing.T) {
-	hps := map[string]string{"epochCount": "2", "batchSize": "4", "learningRate": "0.05", "checkpointSteps": "3", "evalSteps": "5"}
+	for _, tc := range []struct {
+		name  string
+		llama bool
+		hps   map[string]string
+	}{
+		{"bigram", false, map[string]string{"epochCount": "2", "batchSize": "4", "learningRate": "0.05", "checkpointSteps": "3", "evalSteps": "5"}},
+		{"loraDropout", true, map[string]string{"epochCount": "2", "batchSize": "4", "learningRate": "0.05", "checkpointSteps": "3", "evalSteps": "5",
+			"loraDropout": "0.1", "loraRank": "2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { resumeAfterSIGKILL(t, tc.hps, tc.llama) })
+	}
+}
+
+func resumeAfterSIGKILL(t *testing.T, hps map[string]string, llama bool) {
 	hb, _ := json.Marshal(hps)
 	ref := filepath.Join(t.TempDir(), "ref")
-	if _, err := Run(t.Context(), baseOptions(t, ref, hps)); err != nil {
+	if _, err := Run(t.Context(), resumeOptions(t, ref, hps, llama)); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "out")
 	child := func(blockAt int) *exec.Cmd {
 		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestHelperTrainProcess$", "-test.count=1")
 		cmd.Env = append(os.Environ(), "STRATA_TRAIN_HELPER_OUT="+out, "STRATA_TRAIN_BLOCK_AT="+strconv.Itoa(blockAt), "STRATA_TRAIN_HPS="+string(hb))
+		if llama {
+			cmd.Env = append(cmd.Env, "STRATA_TRAIN_LLAMA=1")
+		}
 		return cmd
 	}
 	cmd := child(8)

@@ -112,7 +112,7 @@ type Model struct {
 	wbuf    []float32     // BF16 decode scratch
 	// trainArena and evalArena keep activation buffers between passes.
 	trainArena, evalArena arena
-	step                  uint64 // ForwardBackward calls (dropout stream)
+	step                  uint64 // training passes done (dropout stream); see DropoutState
 	seed                  uint64
 }
 
@@ -121,6 +121,17 @@ func (m *Model) Config() *model.Config { return m.cfg }
 
 // Adapter returns the trainable LoRA adapter, or nil in full fine-tuning.
 func (m *Model) Adapter() *lora.Adapter { return m.adapter }
+
+// DropoutState returns the position of the LoRA dropout random stream: the
+// number of ForwardBackward calls made so far (Forward does not advance
+// it). The masks of the next training pass depend only on the model's seed
+// and this value, so a trainer that saves it with a checkpoint and passes it
+// to SetDropoutState on resume replays the same masks as an uninterrupted
+// run.
+func (m *Model) DropoutState() uint64 { return m.step }
+
+// SetDropoutState restores a position returned by DropoutState.
+func (m *Model) SetDropoutState(s uint64) { m.step = s }
 
 func checkArch(cfg *model.Config) error {
 	switch cfg.Architecture() {

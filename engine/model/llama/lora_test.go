@@ -171,3 +171,38 @@ func TestLoRADropoutAndAccumulation(t *testing.T) {
 		}
 	}
 }
+
+// TestDropoutStateRestore: the dropout masks depend only on the seed and
+// DropoutState, which counts ForwardBackward calls (not Forward), so
+// restoring it replays a training pass exactly.
+func TestDropoutStateRestore(t *testing.T) {
+	f := loadFixture(t, "llama")
+	m := loadParityModel(t, f)
+	if _, err := m.EnableLoRA(lora.Config{Rank: 4, Alpha: 8, Dropout: 0.3}, 5); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range m.Params() { // make B non-zero so dropout matters
+		for i := range p.Data {
+			p.Data[i] += 0.05 * float32(math.Cos(float64(i)))
+		}
+	}
+	b := f.batch()
+	m.ForwardBackward(b)
+	s := m.DropoutState()
+	if s != 1 {
+		t.Fatalf("DropoutState after one ForwardBackward = %d, want 1", s)
+	}
+	m.Forward(b)
+	if got := m.DropoutState(); got != s {
+		t.Fatalf("Forward moved DropoutState from %d to %d", s, got)
+	}
+	l1, _, _ := m.ForwardBackward(b)
+	l2, _, _ := m.ForwardBackward(b)
+	if l1 == l2 {
+		t.Fatalf("consecutive training passes gave the same loss %v: masks did not change", l1)
+	}
+	m.SetDropoutState(s)
+	if l, _, _ := m.ForwardBackward(b); l != l1 {
+		t.Errorf("loss after SetDropoutState(%d) = %v, want %v (bit-exact)", s, l, l1)
+	}
+}

@@ -109,8 +109,10 @@ func (m *Model) newPass(b *model.Batch, train bool) *pass {
 	p.shape = nn.AttnShape{B: b.B, T: b.T, H: m.cfg.NumAttentionHeads, Hkv: m.cfg.NumKeyValueHeads, D: m.cfg.HeadDim, Window: m.cfg.Window()}
 	p.h = ar.get(n * m.cfg.HiddenSize)
 	p.act = ar.get(n * m.cfg.IntermediateSize)
-	m.step++
-	p.dseed = m.seed*0x9e3779b97f4a7c15 + m.step
+	if train {
+		m.step++
+		p.dseed = m.seed*0x9e3779b97f4a7c15 + m.step
+	}
 	return p
 }
 
