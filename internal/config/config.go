@@ -6,10 +6,13 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/strata-ml/strata/internal/blob"
 )
 
 // ModelConfig registers a foundation model from a Hugging Face directory.
@@ -19,6 +22,25 @@ type ModelConfig struct {
 	Family   string `json:"family"`
 	Name     string `json:"name,omitempty"`
 	Provider string `json:"provider,omitempty"`
+}
+
+// AllBuckets is the Buckets key that sends every bucket not named otherwise
+// to an external S3 service instead of the embedded store.
+const AllBuckets = "*"
+
+// BucketConfig locates the external S3 service (AWS S3, MinIO, ...) that
+// holds some buckets. Empty credentials and region are taken from
+// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and
+// AWS_REGION / AWS_DEFAULT_REGION.
+type BucketConfig struct {
+	// Endpoint is the service URL ("http://127.0.0.1:9000"); empty for AWS S3.
+	Endpoint string `json:"endpoint,omitempty"`
+	Region   string `json:"region,omitempty"`
+	// PathStyle addresses buckets as /bucket/key (MinIO and most self-hosted S3).
+	PathStyle       bool   `json:"pathStyle,omitempty"`
+	AccessKeyID     string `json:"accessKeyId,omitempty"`
+	SecretAccessKey string `json:"secretAccessKey,omitempty"`
+	SessionToken    string `json:"sessionToken,omitempty"`
 }
 
 // Config is the server configuration.
@@ -38,6 +60,9 @@ type Config struct {
 	LogFormat       string        `json:"logFormat"`
 	NoStarter       bool          `json:"noStarter"`
 	Models          []ModelConfig `json:"models,omitempty"`
+	// Buckets maps bucket names (or AllBuckets) to the external S3 service
+	// that holds them; job data in any other bucket lives in the embedded store.
+	Buckets map[string]BucketConfig `json:"buckets,omitempty"`
 }
 
 // Setting documents one configuration setting.
@@ -63,6 +88,11 @@ func Describe() []Setting {
 		{"logFormat", "STRATA_LOG_FORMAT", "text", "text or json"},
 		{"noStarter", "STRATA_NO_STARTER", "false", "do not build the offline starter model at startup"},
 		{"models", "-", "[]", "foundation models to register: [{id, dir, family}]"},
+		{"buckets", "-", "{}", `job-data buckets on an external S3: {"BUCKET" or "*": {endpoint, region, pathStyle, accessKeyId, secretAccessKey}}`},
+		{"-", "STRATA_S3_BUCKETS", "(none)", `comma-separated buckets (or "*") on the external S3 below; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY`},
+		{"-", "STRATA_S3_ENDPOINT", "(AWS S3)", "endpoint URL of the external S3 for STRATA_S3_BUCKETS"},
+		{"-", "STRATA_S3_REGION", "(AWS_REGION)", "region of the external S3 for STRATA_S3_BUCKETS"},
+		{"-", "STRATA_S3_PATH_STYLE", "true with an endpoint", "path-style addressing for STRATA_S3_BUCKETS"},
 	}
 }
 
@@ -132,6 +162,9 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	if v := getenv("STRATA_NO_STARTER"); v != "" {
 		c.NoStarter = v == "1" || v == "true"
 	}
+	if err := c.applyBucketEnv(getenv); err != nil {
+		return err
+	}
 	for env, dst := range map[string]*int{"STRATA_WORKERS": &c.Workers, "STRATA_MAX_ACTIVE_JOBS": &c.MaxActiveJobs, "STRATA_TRAIN_THREADS": &c.TrainThreads} {
 		if err := num(env, dst); err != nil {
 			return err
@@ -151,6 +184,61 @@ func (c *Config) Validate() error {
 	for _, m := range c.Models {
 		if m.ID == "" || m.Dir == "" {
 			return fmt.Errorf("config: every model needs id and dir")
+		}
+	}
+	return c.validateBuckets()
+}
+
+// applyBucketEnv maps STRATA_S3_BUCKETS to the external S3 that
+// STRATA_S3_ENDPOINT, STRATA_S3_REGION and STRATA_S3_PATH_STYLE describe,
+// overriding file entries of the same names.
+func (c *Config) applyBucketEnv(getenv func(string) string) error {
+	list := getenv("STRATA_S3_BUCKETS")
+	if list == "" {
+		for _, env := range []string{"STRATA_S3_ENDPOINT", "STRATA_S3_REGION", "STRATA_S3_PATH_STYLE"} {
+			if getenv(env) != "" {
+				return fmt.Errorf("config: %s is set but STRATA_S3_BUCKETS is not", env)
+			}
+		}
+		return nil
+	}
+	bc := BucketConfig{Endpoint: getenv("STRATA_S3_ENDPOINT"), Region: getenv("STRATA_S3_REGION"), PathStyle: getenv("STRATA_S3_ENDPOINT") != ""}
+	if v := getenv("STRATA_S3_PATH_STYLE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("config: STRATA_S3_PATH_STYLE=%q: not a boolean", v)
+		}
+		bc.PathStyle = b
+	}
+	buckets := map[string]BucketConfig{}
+	for name := range c.Buckets {
+		buckets[name] = c.Buckets[name]
+	}
+	for name := range strings.SplitSeq(list, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			buckets[name] = bc
+		}
+	}
+	c.Buckets = buckets
+	return nil
+}
+
+// validateBuckets checks the external bucket mappings.
+func (c *Config) validateBuckets() error {
+	for name, b := range c.Buckets {
+		if name != AllBuckets {
+			if err := blob.ValidateBucketName(name); err != nil {
+				return fmt.Errorf("config: buckets: %w", err)
+			}
+		}
+		if b.Endpoint != "" {
+			u, err := url.Parse(b.Endpoint)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fmt.Errorf("config: buckets: %s: endpoint %q must be an http:// or https:// URL with a host", name, b.Endpoint)
+			}
+		}
+		if (b.AccessKeyID == "") != (b.SecretAccessKey == "") {
+			return fmt.Errorf("config: buckets: %s: accessKeyId and secretAccessKey must be set together", name)
 		}
 	}
 	return nil
