@@ -14,6 +14,7 @@ import (
 
 	"github.com/strata-ml/strata/internal/blob"
 	"github.com/strata-ml/strata/internal/blob/diskblob"
+	"github.com/strata-ml/strata/internal/blob/s3blob"
 	"github.com/strata-ml/strata/internal/catalog"
 	"github.com/strata-ml/strata/internal/config"
 	"github.com/strata-ml/strata/internal/jobs"
@@ -108,9 +109,16 @@ func Start(ctx context.Context, cfg config.Config, o AppOptions) (*App, error) {
 	objects := o.Objects
 	if objects == nil {
 		blobs := a.Blobs
+		resolver, err := jobResolver(blobs, cfg.Buckets)
+		if err != nil {
+			return fail(err)
+		}
 		objects = worker.BlobObjects{
-			Resolver: &blob.Resolver{Default: blobs},
+			Resolver: resolver,
 			Owner: func(ctx context.Context, bucket string) (string, error) {
+				if resolver.Default != blob.Backend(blobs) || resolver.Buckets[bucket] != nil {
+					return "", nil // external S3: its own credentials decide
+				}
 				info, err := blobs.BucketInfo(ctx, bucket)
 				return info.Owner, err
 			},
@@ -202,6 +210,26 @@ func (a *App) Shutdown(ctx context.Context) error {
 		err = errors.Join(err, ctx.Err())
 	}
 	return errors.Join(err, a.Blobs.Close(), a.Store.Close())
+}
+
+// jobResolver resolves job-data s3:// URIs: buckets named in external (or
+// all of them, under config.AllBuckets) on their external S3 service, the
+// rest on the embedded store.
+func jobResolver(embedded *diskblob.Store, external map[string]config.BucketConfig) (*blob.Resolver, error) {
+	m := make(map[string]s3blob.Config, len(external))
+	for name, b := range external {
+		m[name] = s3blob.Config{Endpoint: b.Endpoint, Region: b.Region, UsePathStyle: b.PathStyle,
+			AccessKeyID: b.AccessKeyID, SecretAccessKey: b.SecretAccessKey, SessionToken: b.SessionToken}
+	}
+	r, err := s3blob.NewResolver(embedded, m)
+	if err != nil {
+		return nil, fmt.Errorf("server: buckets: %w", err)
+	}
+	if all := r.Buckets[config.AllBuckets]; all != nil {
+		r.Default = all
+		delete(r.Buckets, config.AllBuckets)
+	}
+	return r, nil
 }
 
 // workerOwner names this server's leases: stable across restarts of the same

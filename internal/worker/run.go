@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path"
@@ -34,6 +35,19 @@ func msgGetObject(uri string) string {
 func msgPutObject(uri string) string {
 	b, k := splitS3(uri)
 	return fmt.Sprintf("Amazon S3 perms missing (PutObject): Could not validate PutObject permissions to access S3 bucket: %s at key %s", b, k)
+}
+
+// msgUnreachable reports object storage that failed for a reason other than
+// a missing object (an unreachable external S3 endpoint, a refused
+// connection), naming the innermost network error when there is one.
+func msgUnreachable(uri string, err error) string {
+	b, k := splitS3(uri)
+	cause := err.Error()
+	var op *net.OpError
+	if errors.As(err, &op) {
+		cause = op.Error()
+	}
+	return fmt.Sprintf("Could not access Amazon S3 bucket: %s at key %s: the object store did not answer (%s)", b, k, cause)
 }
 
 func splitS3(uri string) (bucket, key string) {
@@ -140,7 +154,11 @@ func (w *Worker) runTask(ctx context.Context, task *store.Task) {
 	case outCrashed:
 		if task.Attempts >= task.MaxAttempts {
 			log.Error("child crashed, no attempts left", "err", res.message)
-			w.finishFailed(bg, j, msgInternal)
+			msg := msgInternal
+			if res.failMessage != "" {
+				msg = res.failMessage
+			}
+			w.finishFailed(bg, j, msg)
 			ack()
 			return
 		}
@@ -151,10 +169,12 @@ func (w *Worker) runTask(ctx context.Context, task *store.Task) {
 }
 
 type runResult struct {
-	out       outcome
-	message   string
-	outputDir string
-	leaseLost bool
+	out     outcome
+	message string
+	// failMessage, when set, is the failureMessage should a crash exhaust the attempts.
+	failMessage string
+	outputDir   string
+	leaseLost   bool
 }
 
 func (w *Worker) jobDir(j *store.Job) string { return filepath.Join(w.cfg.WorkDir, j.Account, j.ID) }
@@ -199,7 +219,7 @@ func (w *Worker) execute(ctx context.Context, task *store.Task, j *store.Job, lo
 		if w.cfg.Objects.IsNotExist(err) {
 			return runResult{out: outFailed, message: msgGetObject(j.TrainingS3URI)}
 		}
-		return runResult{out: outCrashed, message: err.Error()}
+		return runResult{out: outCrashed, message: err.Error(), failMessage: msgUnreachable(j.TrainingS3URI, err)}
 	}
 	var valFiles []string
 	for i, v := range j.Validators {
@@ -208,7 +228,7 @@ func (w *Worker) execute(ctx context.Context, task *store.Task, j *store.Job, lo
 			if w.cfg.Objects.IsNotExist(err) {
 				return runResult{out: outFailed, message: msgGetObject(v)}
 			}
-			return runResult{out: outCrashed, message: err.Error()}
+			return runResult{out: outCrashed, message: err.Error(), failMessage: msgUnreachable(v, err)}
 		}
 		valFiles = append(valFiles, f)
 	}
