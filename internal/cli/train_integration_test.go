@@ -88,11 +88,13 @@ func csvRows(t *testing.T, dir string) []string {
 func TestTrainCLI(t *testing.T) {
 	bin := buildStrata(t)
 	modelDir, trainFile, valFile := trainFixture(t)
-	spec := func(out string) trainspec.Spec {
+	specWith := func(out, dropout string) trainspec.Spec {
 		return trainspec.Spec{CustomizationType: trainspec.FineTuning, BaseModelDir: modelDir, TrainFiles: []string{trainFile},
 			ValidationFiles: []string{valFile}, OutputDir: out, Seed: 3,
-			HyperParameters: map[string]string{"epochCount": "2", "batchSize": "4", "learningRate": "1e-3", "checkpointSteps": "2", "maxSeqLen": "96"}}
+			HyperParameters: map[string]string{"epochCount": "2", "batchSize": "4", "learningRate": "1e-3", "checkpointSteps": "2", "maxSeqLen": "96",
+				"loraDropout": dropout}}
 	}
+	spec := func(out string) trainspec.Spec { return specWith(out, "0") }
 	ref := filepath.Join(t.TempDir(), "ref")
 	refSpec := spec(ref)
 	refSpec.WriteMerged = true
@@ -114,10 +116,30 @@ func TestTrainCLI(t *testing.T) {
 		t.Error(err)
 	}
 
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
-		t.Run(sig.String(), func(t *testing.T) {
+	// The killed_loraDropout case trains with LoRA dropout 0.1 against its
+	// own uninterrupted reference: the resumed run must continue the
+	// dropout masks from the checkpoint, not restart them.
+	refDrop := filepath.Join(t.TempDir(), "ref-dropout")
+	if out, err := exec.Command(bin, "train", "--spec", writeSpec(t, specWith(refDrop, "0.1"))).CombinedOutput(); err != nil {
+		t.Fatalf("train with loraDropout: %v\n%s", err, out)
+	}
+	if diff := cmp.Diff(csvRows(t, ref), csvRows(t, refDrop)); diff == "" {
+		t.Fatal("loraDropout 0.1 gave the step metrics of loraDropout 0: dropout is not applied")
+	}
+	for _, tc := range []struct {
+		name    string
+		sig     syscall.Signal
+		dropout string
+		ref     string
+	}{
+		{"terminated", syscall.SIGTERM, "0", ref},
+		{"killed", syscall.SIGKILL, "0", ref},
+		{"killed_loraDropout", syscall.SIGKILL, "0.1", refDrop},
+	} {
+		sig, ref := tc.sig, tc.ref
+		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "out")
-			sp := writeSpec(t, spec(dir))
+			sp := writeSpec(t, specWith(dir, tc.dropout))
 			cmd := exec.Command(bin, "train", "--spec", sp)
 			stdout, _ := cmd.StdoutPipe()
 			if err := cmd.Start(); err != nil {

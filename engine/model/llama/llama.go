@@ -123,11 +123,11 @@ func (m *Model) Config() *model.Config { return m.cfg }
 func (m *Model) Adapter() *lora.Adapter { return m.adapter }
 
 // DropoutState returns the position of the LoRA dropout random stream: the
-// number of ForwardBackward calls made so far (Forward does not advance
-// it). The masks of the next training pass depend only on the model's seed
-// and this value, so a trainer that saves it with a checkpoint and passes it
-// to SetDropoutState on resume replays the same masks as an uninterrupted
-// run.
+// number of ForwardBackward calls made since New or EnableLoRA (Forward
+// does not advance it). The masks of the next training pass depend only on
+// this value and the seed given to New or, later, EnableLoRA, so a trainer
+// that saves it with a checkpoint and passes it to SetDropoutState on
+// resume replays the masks of an uninterrupted run.
 func (m *Model) DropoutState() uint64 { return m.step }
 
 // SetDropoutState restores a position returned by DropoutState.
@@ -394,7 +394,8 @@ var ErrNoAdapter = errors.New("llama: no LoRA adapter attached")
 
 // EnableLoRA freezes the base weights (dropping their gradients) and
 // attaches a new adapter initialised as PEFT does with the given seed.
-// Params then returns only the adapter's A and B matrices.
+// Params then returns only the adapter's A and B matrices. The seed also
+// restarts the dropout stream (see DropoutState).
 func (m *Model) EnableLoRA(cfg lora.Config, seed uint64) (*lora.Adapter, error) {
 	a, err := lora.New(cfg, len(m.Layers), func(mod lora.Module) (int, int) { return projShape(m.cfg, mod) }, seed)
 	if err != nil {
@@ -403,6 +404,7 @@ func (m *Model) EnableLoRA(cfg lora.Config, seed uint64) (*lora.Adapter, error) 
 	if err := m.AttachLoRA(a); err != nil {
 		return nil, err
 	}
+	m.seed, m.step = seed, 0 // the dropout stream follows the job's seed, also for a loaded model
 	return a, nil
 }
 
