@@ -3,6 +3,9 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -261,5 +264,29 @@ func TestShutdownRequeuesAndResumes(t *testing.T) {
 			t.Fatalf("goroutines leaked: %d > %d\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(10 * time.Millisecond) // polling goroutine exit with a deadline
+	}
+}
+
+// refusingObjects fails every transfer as an unreachable S3 endpoint does.
+type refusingObjects struct{ DirObjects }
+
+func (refusingObjects) Download(_ context.Context, _, uri, _ string) error {
+	return fmt.Errorf("s3blob: get %s: request send failed: %w", uri,
+		&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")})
+}
+
+// TestUnreachableStorageFails checks that staging from an object store that
+// does not answer ends, once the attempts are spent, in Failed with a
+// failureMessage naming the bucket, key and network error.
+func TestUnreachableStorageFails(t *testing.T) {
+	e := newEnv(t)
+	e.w.cfg.Objects = refusingObjects{DirObjects{Root: e.objs}}
+	e.svc = jobs.New(jobs.Config{Store: e.st, Catalog: e.w.cfg.Catalog, Region: "us-east-1", Wake: e.w.Wake, MaxAttempts: 1})
+	j := e.create(t, "down", "s3://ext-down/in/train.jsonl", map[string]string{"epochCount": "1"})
+	defer e.run(t)()
+	j = e.wait(t, j.ID, terminal)
+	want := "Could not access Amazon S3 bucket: ext-down at key in/train.jsonl: the object store did not answer (dial tcp: connect: connection refused)"
+	if j.Status != store.JobFailed || j.FailureMessage != want {
+		t.Errorf("job = %s %q, want Failed %q", j.Status, j.FailureMessage, want)
 	}
 }
