@@ -22,7 +22,11 @@ import (
 func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 	cfg := m.cfg
 	c, qd, kd, ff, v := cfg.HiddenSize, cfg.QDim(), cfg.KVDim(), cfg.IntermediateSize, cfg.VocabSize
-	off := make([]int, len(seqs)+1) // row offsets of each sequence
+	sb := m.getStepBuf()
+	defer m.stepPool.Put(sb)
+	sb.off = growInts(sb.off, len(seqs)+1)
+	off := sb.off // row offsets of each sequence
+	off[0] = 0
 	for i, s := range seqs {
 		if len(s.Tokens) == 0 {
 			return nil, fmt.Errorf("llama: step: sequence %d has no new tokens", i)
@@ -48,8 +52,8 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 		off[i+1] = off[i] + len(s.Tokens)
 	}
 	n := off[len(seqs)]
-	tokens := make([]int32, 0, n)
-	pos := make([]int32, 0, n)
+	tokens := sb.tokens[:0]
+	pos := sb.pos[:0]
 	for _, s := range seqs {
 		tokens = append(tokens, s.Tokens...)
 		for j := range s.Tokens {
@@ -57,16 +61,13 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 		}
 		s.Cache.Reserve(s.Cache.Len + len(s.Tokens))
 	}
+	sb.tokens, sb.pos = tokens, pos
 	cos, sin := nn.RopeTable(pos, m.invFreq)
-	x := make([]float32, n*c)
+	sb.x, sb.h, sb.q = grow(sb.x, n*c), grow(sb.h, n*c), grow(sb.q, n*qd)
+	sb.k, sb.v, sb.att = grow(sb.k, n*kd), grow(sb.v, n*kd), grow(sb.att, n*qd)
+	sb.gate, sb.up = grow(sb.gate, n*ff), grow(sb.up, n*ff)
+	x, h, q, k, vv, att, gate, up := sb.x, sb.h, sb.q, sb.k, sb.v, sb.att, sb.gate, sb.up
 	m.embed(x, tokens)
-	h := make([]float32, n*c)
-	q := make([]float32, n*qd)
-	k := make([]float32, n*kd)
-	vv := make([]float32, n*kd)
-	att := make([]float32, n*qd)
-	gate := make([]float32, n*ff)
-	up := make([]float32, n*ff)
 	// Sequences sharing an adapter are grouped so each adapter costs two
 	// matrix products per projection, whatever the number of its sequences.
 	type group struct {
@@ -89,7 +90,6 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 		g.seqs = append(g.seqs, i)
 		g.rows += off[i+1] - off[i]
 	}
-	var xg, lu, dg []float32
 	proj := func(y, xin []float32, l int, mod lora.Module) {
 		in, out := projShape(cfg, mod)
 		L := m.Layers[l]
@@ -97,16 +97,15 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 		if L.Bias[mod] != nil {
 			bias = L.Bias[mod].F32
 		}
-		nn.Linear(y, xin, L.Proj[mod].data(&m.wbuf), bias, n, in, out)
+		sb.linear(y, xin, L.Proj[mod].data(&m.wbuf), bias, n, in, out)
 		for _, g := range groups {
 			pr := g.a.Pair(l, mod)
 			if pr == nil {
 				continue
 			}
 			r := g.a.Config.Rank
-			xg = grow(xg, g.rows*in)
-			lu = grow(lu, g.rows*r)
-			dg = grow(dg, g.rows*out)
+			sb.xg, sb.lu, sb.dg = grow(sb.xg, g.rows*in), grow(sb.lu, g.rows*r), grow(sb.dg, g.rows*out)
+			xg, lu, dg := sb.xg, sb.lu, sb.dg
 			k := 0
 			for _, i := range g.seqs { // gather the group's rows
 				k += copy(xg[k:], xin[off[i]*in:off[i+1]*in])
@@ -130,13 +129,18 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 		proj(vv, h, l, lora.VProj)
 		nn.Rope(q, cos, sin, n, cfg.NumAttentionHeads, cfg.HeadDim, false)
 		nn.Rope(k, cos, sin, n, cfg.NumKeyValueHeads, cfg.HeadDim, false)
-		for i, s := range seqs {
-			p0, rows := s.Cache.Len, off[i+1]-off[i]
-			copy(s.Cache.K[l][p0*kd:], k[off[i]*kd:off[i+1]*kd])
-			copy(s.Cache.V[l][p0*kd:], vv[off[i]*kd:off[i+1]*kd])
-			nn.AttentionCached(att[off[i]*qd:], q[off[i]*qd:], s.Cache.K[l], s.Cache.V[l], rows, p0+rows, p0,
-				cfg.NumAttentionHeads, cfg.NumKeyValueHeads, cfg.HeadDim, cfg.Window())
-		}
+		// Attention per sequence over its own cache, the sequences in
+		// parallel (each call also splits its heads when threads are free).
+		compute.Parallel(len(seqs), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				s := seqs[i]
+				p0, rows := s.Cache.Len, off[i+1]-off[i]
+				copy(s.Cache.K[l][p0*kd:], k[off[i]*kd:off[i+1]*kd])
+				copy(s.Cache.V[l][p0*kd:], vv[off[i]*kd:off[i+1]*kd])
+				nn.AttentionCached(att[off[i]*qd:], q[off[i]*qd:], s.Cache.K[l], s.Cache.V[l], rows, p0+rows, p0,
+					cfg.NumAttentionHeads, cfg.NumKeyValueHeads, cfg.HeadDim, cfg.Window())
+			}
+		})
 		proj(h, att, l, lora.OProj)
 		nn.Add(x, h)
 		nn.RMSNorm(h, nil, x, L.MLPNorm.F32, n, c, cfg.RMSNormEps)
@@ -147,7 +151,7 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 		nn.Add(x, h)
 	}
 	// Rows whose logits are wanted.
-	var rows []int
+	rows := sb.rows[:0]
 	for i, s := range seqs {
 		if s.AllLogits {
 			for r := off[i]; r < off[i+1]; r++ {
@@ -158,13 +162,15 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 		}
 		s.Cache.Len += len(s.Tokens)
 	}
-	hs := make([]float32, len(rows)*c)
+	sb.rows = rows
+	sb.hs = grow(sb.hs, len(rows)*c)
+	hs := sb.hs
 	for i, r := range rows {
 		copy(hs[i*c:(i+1)*c], x[r*c:(r+1)*c])
 	}
 	nn.RMSNorm(hs, nil, hs, m.Norm.F32, len(rows), c, cfg.RMSNormEps)
 	logits := make([]float32, len(rows)*v)
-	nn.Linear(logits, hs, m.lmHeadWeight().data(&m.wbuf), nil, len(rows), c, v)
+	sb.linear(logits, hs, m.lmHeadWeight().data(&m.wbuf), nil, len(rows), c, v)
 	out := make([][]float32, len(seqs))
 	ri := 0
 	for i, s := range seqs {
@@ -182,6 +188,14 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 func grow(b []float32, n int) []float32 {
 	if cap(b) < n {
 		return make([]float32, n)
+	}
+	return b[:n]
+}
+
+// growInts is grow for []int.
+func growInts(b []int, n int) []int {
+	if cap(b) < n {
+		return make([]int, n)
 	}
 	return b[:n]
 }

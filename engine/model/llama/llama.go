@@ -31,6 +31,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/strata-ml/strata/engine/lora"
 	"github.com/strata-ml/strata/engine/model"
@@ -110,6 +111,8 @@ type Model struct {
 	invFreq []float64
 	adapter *lora.Adapter // trainable adapter (LoRA mode), nil in full mode
 	wbuf    []float32     // BF16 decode scratch
+	// stepPool keeps Step's activation buffers (*stepBuf) between steps.
+	stepPool sync.Pool
 	// trainArena and evalArena keep activation buffers between passes.
 	trainArena, evalArena arena
 	step                  uint64 // training passes done (dropout stream); see DropoutState

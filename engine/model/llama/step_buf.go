@@ -1,0 +1,61 @@
+package llama
+
+import (
+	"github.com/strata-ml/strata/engine/compute"
+	"github.com/strata-ml/strata/engine/nn"
+)
+
+// Decode batches of more than swapMinRows and at most swapMaxRows rows run
+// their linear layers as Yᵀ = W·Xᵀ: the weight matrix is then read in place,
+// six rows at a time, instead of being repacked (transposed) on every step,
+// which at these sizes costs about as much as the product itself. Below
+// swapMinRows compute.Sgemm already avoids packing the weights; above
+// swapMaxRows (prefill) the packing is amortised over enough rows.
+const (
+	swapMinRows = 16
+	swapMaxRows = 64
+)
+
+// stepBuf holds the activation buffers of one Step, kept between steps so
+// that decoding does not allocate them on every token.
+type stepBuf struct {
+	x, h, q, k, v, att, gate, up []float32
+	yt                           []float32 // transposed product (linear)
+	xg, lu, dg                   []float32 // adapter gather, low-rank, delta
+	hs                           []float32 // final hidden rows
+	off                          []int
+	tokens, pos                  []int32
+	rows                         []int
+}
+
+func (m *Model) getStepBuf() *stepBuf {
+	if b, ok := m.stepPool.Get().(*stepBuf); ok {
+		return b
+	}
+	return &stepBuf{}
+}
+
+// linear computes y = x·Wᵀ + b for n rows (nn.Linear), through the
+// transposed product for decode-sized batches (see swapMinRows).
+func (sb *stepBuf) linear(y, x, w, bias []float32, n, in, out int) {
+	if n <= swapMinRows || n > swapMaxRows {
+		nn.Linear(y, x, w, bias, n, in, out)
+		return
+	}
+	sb.yt = grow(sb.yt, n*out)
+	yt := sb.yt
+	compute.Sgemm(false, true, out, n, in, 1, w, in, x, in, 0, yt, n)
+	compute.Parallel(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := y[i*out : (i+1)*out]
+			for j := range row {
+				row[j] = yt[j*n+i]
+			}
+			if bias != nil {
+				for j, bv := range bias[:out] {
+					row[j] += bv
+				}
+			}
+		}
+	})
+}
