@@ -3,15 +3,10 @@
 package integration
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -23,72 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrock/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/strata-ml/strata/internal/testenv"
 )
-
-// minioBinary returns the MinIO server binary ($STRATA_MINIO_BIN, else the
-// scripts/deps.sh cache), skipping (failing under CI=true) when it is missing.
-func minioBinary(t testing.TB) string {
-	p := os.Getenv("STRATA_MINIO_BIN")
-	if p == "" {
-		cache := os.Getenv("STRATA_CACHE")
-		if cache == "" {
-			home, _ := os.UserHomeDir()
-			cache = filepath.Join(home, ".cache", "strata")
-		}
-		p = filepath.Join(cache, "bin", "minio")
-	}
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("MinIO binary %s missing (scripts/deps.sh builds it): %v", p, err)
-		}
-		t.Skipf("MinIO binary %s missing (scripts/deps.sh builds it)", p)
-	}
-	return p
-}
-
-// loopbackAddr returns a loopback address that was free a moment ago (and,
-// unless something else takes it, has nothing listening on it).
-func loopbackAddr(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// startMinIOForJobs runs a MinIO server on a loopback port with a temporary
-// data directory for the duration of t and returns its endpoint and root
-// credentials.
-func startMinIOForJobs(t testing.TB) (endpoint, user, password string) {
-	bin := minioBinary(t)
-	addr, console := loopbackAddr(t), loopbackAddr(t)
-	var pw [12]byte
-	_, _ = rand.Read(pw[:])
-	user, password = "strataminio", hex.EncodeToString(pw[:])
-	cmd := exec.Command(bin, "server", "--quiet", "--address", addr, "--console-address", console, t.TempDir())
-	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+user, "MINIO_ROOT_PASSWORD="+password, "MINIO_BROWSER=off",
-		"MINIO_UPDATE=off", "HOME="+t.TempDir())
-	var logs strings.Builder
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start minio: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	endpoint = "http://" + addr
-	Eventually(t, 60*time.Second, "minio ready", func() (bool, error) {
-		resp, err := http.Get(endpoint + "/minio/health/ready")
-		if err != nil {
-			return false, nil
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	})
-	return endpoint, user, password
-}
 
 // listKeys lists every key under prefix.
 func listKeys(t *testing.T, c *s3.Client, bucket, prefix string) []string {
@@ -115,7 +46,7 @@ func listKeys(t *testing.T, c *s3.Client, bucket, prefix string) []string {
 // the refused connection instead of leaving it in progress.
 func TestExternalS3JobData(t *testing.T) {
 	ctx := t.Context()
-	ep, user, pw := startMinIOForJobs(t)
+	ep, user, pw := testenv.MinIO(t)
 	minio := s3.New(s3.Options{Region: testRegion, BaseEndpoint: aws.String(ep), UsePathStyle: true, Credentials: creds(user, pw)})
 	createBucket(t, minio, "ext-data")
 	putObject(t, minio, "ext-data", "in/train.jsonl", trainLines(8))
@@ -125,7 +56,7 @@ func TestExternalS3JobData(t *testing.T) {
 	RegisterTestModel(t, dir)
 	cfg := map[string]any{"buckets": map[string]any{
 		"ext-data": map[string]any{"endpoint": ep, "region": testRegion, "pathStyle": true, "accessKeyId": user, "secretAccessKey": pw},
-		"ext-down": map[string]any{"endpoint": "http://" + loopbackAddr(t), "pathStyle": true, "accessKeyId": "AKIDDOWN", "secretAccessKey": "down-secret"},
+		"ext-down": map[string]any{"endpoint": "http://" + testenv.LoopbackAddr(t), "pathStyle": true, "accessKeyId": "AKIDDOWN", "secretAccessKey": "down-secret"},
 	}}
 	b, _ := json.Marshal(cfg)
 	cfgPath := filepath.Join(t.TempDir(), "strata.json")

@@ -14,6 +14,7 @@ import (
 	"github.com/strata-ml/strata/internal/blob/s3blob"
 	"github.com/strata-ml/strata/internal/s3api"
 	"github.com/strata-ml/strata/internal/sigv4"
+	"github.com/strata-ml/strata/internal/testenv"
 )
 
 // BenchmarkPutGet uploads and downloads an 8 MiB object through s3blob, against
@@ -41,7 +42,7 @@ func BenchmarkPutGet(b *testing.B) {
 			return s3blob.Config{Endpoint: srv.URL, UsePathStyle: true, AccessKeyID: "AKIDBENCH", SecretAccessKey: "bench-secret", PartSize: 16 << 20}
 		}},
 		{"minio", func(b *testing.B) s3blob.Config {
-			ep, user, pw := startMinIO(b)
+			ep, user, pw := testenv.MinIO(b)
 			return s3blob.Config{Endpoint: ep, UsePathStyle: true, AccessKeyID: user, SecretAccessKey: pw, PartSize: 16 << 20}
 		}},
 	}

@@ -2,16 +2,10 @@ package s3blob_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -23,6 +17,7 @@ import (
 	"github.com/strata-ml/strata/internal/blob/s3blob"
 	"github.com/strata-ml/strata/internal/s3api"
 	"github.com/strata-ml/strata/internal/sigv4"
+	"github.com/strata-ml/strata/internal/testenv"
 )
 
 var bucketSeq atomic.Int64
@@ -63,77 +58,10 @@ func TestConformanceEmbeddedEndpoint(t *testing.T) {
 	conformance(t, s3blob.Config{Endpoint: srv.URL, UsePathStyle: true, AccessKeyID: "AKIDSTRATA", SecretAccessKey: "strata-secret", PartSize: 5 << 20})
 }
 
-// minioBin returns the MinIO server binary ($STRATA_MINIO_BIN, else the
-// deps.sh cache), skipping (failing under CI=true) when it is missing.
-func minioBin(t testing.TB) string {
-	p := os.Getenv("STRATA_MINIO_BIN")
-	if p == "" {
-		home, _ := os.UserHomeDir()
-		cache := os.Getenv("STRATA_CACHE")
-		if cache == "" {
-			cache = home + "/.cache/strata"
-		}
-		p = cache + "/bin/minio"
-	}
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("MinIO binary %s missing (scripts/deps.sh builds it): %v", p, err)
-		}
-		t.Skipf("MinIO binary %s missing (scripts/deps.sh builds it)", p)
-	}
-	return p
-}
-
-func freePort(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// startMinIO runs a MinIO server on a loopback port with a temporary data
-// directory for the duration of t.
-func startMinIO(t testing.TB) (endpoint, user, password string) {
-	bin := minioBin(t)
-	addr, console := freePort(t), freePort(t)
-	var pw [12]byte
-	rand.Read(pw[:])
-	user, password = "strataminio", hex.EncodeToString(pw[:])
-	cmd := exec.Command(bin, "server", "--quiet", "--address", addr, "--console-address", console, t.TempDir())
-	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+user, "MINIO_ROOT_PASSWORD="+password, "MINIO_BROWSER=off",
-		"MINIO_UPDATE=off", "HOME="+t.TempDir())
-	var logs strings.Builder
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start minio: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	endpoint = "http://" + addr
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(endpoint + "/minio/health/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return endpoint, user, password
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("minio did not become ready: %v\n%s", err, logs.String())
-		}
-		time.Sleep(100 * time.Millisecond) // polling an external process, not waiting on test state
-	}
-}
-
 // TestConformanceMinIO runs the suite against a real MinIO server.
 func TestConformanceMinIO(t *testing.T) {
 	t.Parallel()
-	ep, user, pw := startMinIO(t)
+	ep, user, pw := testenv.MinIO(t)
 	conformance(t, s3blob.Config{Endpoint: ep, UsePathStyle: true, AccessKeyID: user, SecretAccessKey: pw, PartSize: 5 << 20})
 }
 
@@ -153,7 +81,7 @@ func TestNewNeedsCredentials(t *testing.T) {
 // TestNewResolver maps one bucket to MinIO and leaves the rest on the embedded store.
 func TestNewResolver(t *testing.T) {
 	t.Parallel()
-	ep, user, pw := startMinIO(t)
+	ep, user, pw := testenv.MinIO(t)
 	st, err := diskblob.Open(t.TempDir(), diskblob.Options{})
 	if err != nil {
 		t.Fatal(err)
