@@ -11,11 +11,7 @@ import (
 // which at these sizes costs about as much as the product itself. Below
 // swapMinRows compute.Sgemm already avoids packing the weights; above
 // swapMaxRows (prefill) the packing is amortised over enough rows.
-//
-// Batches of 2 to dotMaxRows rows compute each output as a dot product of a
-// weight row (read once, kept in L1 for all rows) with each input row.
 const (
-	dotMaxRows  = 8
 	swapMinRows = 16
 	swapMaxRows = 64
 )
@@ -42,23 +38,6 @@ func (m *Model) getStepBuf() *stepBuf {
 // linear computes y = x·Wᵀ + b for n rows (nn.Linear), through the
 // transposed product for decode-sized batches (see swapMinRows).
 func (sb *stepBuf) linear(y, x, w, bias []float32, n, in, out int) {
-	if n > 1 && n <= dotMaxRows {
-		// Each weight row is read from memory once and dotted with all n
-		// input rows while it is in L1.
-		compute.Parallel(out, func(lo, hi int) {
-			for j := lo; j < hi; j++ {
-				wr := w[j*in : (j+1)*in]
-				var bj float32
-				if bias != nil {
-					bj = bias[j]
-				}
-				for i := range n {
-					y[i*out+j] = compute.Sdot(x[i*in:(i+1)*in], wr) + bj
-				}
-			}
-		})
-		return
-	}
 	if n <= swapMinRows || n > swapMaxRows {
 		nn.Linear(y, x, w, bias, n, in, out)
 		return
