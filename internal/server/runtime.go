@@ -348,23 +348,35 @@ func metricsOf(g inference.Generation, start time.Time) invoke.Metrics {
 	return m
 }
 
-func (s *Server) invokeModel(w http.ResponseWriter, r *http.Request) error {
-	if err := checkAccept(r.Header.Get("Accept")); err != nil {
-		return err
+// prepareInvoke is the common start of InvokeModel and its stream: the
+// accept check, the body, the target model and its family's request. The
+// caller closes the invocation.
+func (s *Server) prepareInvoke(r *http.Request, accept string) (*invocation, invoke.Request, error) {
+	if err := checkAccept(accept); err != nil {
+		return nil, invoke.Request{}, err
 	}
 	body, err := readInvokeBody(r)
 	if err != nil {
-		return err
+		return nil, invoke.Request{}, err
 	}
 	inv, err := s.prepare(r)
+	if err != nil {
+		return nil, invoke.Request{}, err
+	}
+	req, err := invoke.DecodeInvoke(inv.target.Family, body)
+	if err != nil {
+		inv.close()
+		return nil, invoke.Request{}, err
+	}
+	return inv, req, nil
+}
+
+func (s *Server) invokeModel(w http.ResponseWriter, r *http.Request) error {
+	inv, req, err := s.prepareInvoke(r, r.Header.Get("Accept"))
 	if err != nil {
 		return err
 	}
 	defer inv.close()
-	req, err := invoke.DecodeInvoke(inv.target.Family, body)
-	if err != nil {
-		return err
-	}
 	g, err := inference.Generate(inv.ctx, inv.lease.Base(), inv.lease.Engine(), inv.generateRequest(req), nil)
 	if err != nil {
 		return err
@@ -459,22 +471,11 @@ func (es *eventStream) fail(err error) error {
 }
 
 func (s *Server) invokeModelStream(w http.ResponseWriter, r *http.Request) error {
-	if err := checkAccept(r.Header.Get("X-Amzn-Bedrock-Accept")); err != nil {
-		return err
-	}
-	body, err := readInvokeBody(r)
-	if err != nil {
-		return err
-	}
-	inv, err := s.prepare(r)
+	inv, req, err := s.prepareInvoke(r, r.Header.Get("X-Amzn-Bedrock-Accept"))
 	if err != nil {
 		return err
 	}
 	defer inv.close()
-	req, err := invoke.DecodeInvoke(inv.target.Family, body)
-	if err != nil {
-		return err
-	}
 	es := newEventStream(w, false, map[string]string{"X-Amzn-Bedrock-Content-Type": "application/json"})
 	st := invoke.NewStream(req, 0, "bdrk-"+awsproto.NewID(), inv.modelID)
 	gr := inv.generateRequest(req)
