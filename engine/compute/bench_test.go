@@ -43,6 +43,10 @@ var sgemmBenchShapes = []struct {
 	{"LoRAgradB/2048x512x16", true, false, 2048, 512, 16}, // dB = dYᵀ·Z
 	{"GEMV-NT/1x2048x2048", false, true, 1, 2048, 2048},   // decode: x·Wᵀ
 	{"GEMV-NN/1x2048x2048", false, false, 1, 2048, 2048},
+	{"Decode-NT/8x768x2048", false, true, 8, 768, 2048},       // 8 sequences: x·Wᵀ
+	{"DecodeWXt/2048x768x32", false, true, 2048, 768, 32},     // 32 sequences: W·Xᵀ
+	{"DecodeWXt/2048x768x17", false, true, 2048, 768, 17},     // 17 sequences: W·Xᵀ
+	{"DecodeWXt/32768x1024x32", false, true, 32768, 1024, 32}, // W from memory
 }
 
 // BenchmarkSgemm reports, per shape and thread count, the mean GFLOP/s (from

@@ -18,6 +18,10 @@ const (
 	// width of a B read in place).
 	skinny = 64
 
+	// inPlaceBFloats bounds the B block (k × at most skinny columns) kept in
+	// cache while A is read in place: up to it, all of k is one block.
+	inPlaceBFloats = 64 << 10
+
 	// minParallelFlops is the smallest m·n·k worth splitting over threads.
 	minParallelFlops = 48 * 48 * 48
 
@@ -30,8 +34,9 @@ const (
 	sharedAFloats = 4 << 20
 
 	// swapRows is the largest m for which C is computed as Cᵀ = Bᵀ·Aᵀ,
-	// reading B in place instead of packing it.
-	swapRows = 16
+	// reading B in place instead of packing it (see sgemmSwapped; at most
+	// nr, the width Aᵀ is padded to).
+	swapRows = nr
 
 	// gemvRows is the largest m for which C is computed from B streamed
 	// once (dot products of rows, or row updates) instead of packed tiles.
@@ -52,6 +57,8 @@ type gemmBuf struct {
 	shared []float32 // all of A packed once for the threads of a call
 	aEdge  []float32 // one zero-padded A panel for in-place edges
 	bEdge  []float32 // one zero-padded B panel for in-place edges
+	swapB  []float32 // op(A)ᵀ padded to nr columns (sgemmSwapped)
+	swapC  []float32 // the swapped product, nr columns (sgemmSwapped)
 }
 
 func grow(s []float32, n int) []float32 {
@@ -72,13 +79,12 @@ type gemm struct {
 	ldb            int
 	c              []float32
 	ldc            int
-	tc             bool // C is stored transposed: element (i, j) at c[j*ldc+i]
 }
 
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C on p's threads. See the
 // package-level Sgemm.
 func (p *Pool) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	g := gemm{transA, transB, m, n, k, alpha, beta, a, lda, b, ldb, c, ldc, false}
+	g := gemm{transA, transB, m, n, k, alpha, beta, a, lda, b, ldb, c, ldc}
 	g.check()
 	if m == 0 || n == 0 {
 		return
@@ -100,13 +106,8 @@ func (p *Pool) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float3
 	}
 	if m <= swapRows && n > skinny {
 		// Few rows, many columns: packing B would cost as much as using it.
-		// Compute Cᵀ = op(B)ᵀ·op(A)ᵀ instead, reading B in place as the A
-		// operand, and store the tiles transposed (through a scalar merge,
-		// which is why this is only for very few rows).
-		g = gemm{
-			transA: !transB, transB: !transA, m: n, n: m, k: k, alpha: alpha, beta: beta,
-			a: b, lda: ldb, b: a, ldb: lda, c: c, ldc: ldc, tc: true,
-		}
+		p.sgemmSwapped(&g, t)
+		return
 	}
 	if t > 1 && g.m*g.n*k >= minParallelFlops {
 		p.sgemmParallel(&g, t)
@@ -115,6 +116,60 @@ func (p *Pool) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float3
 	buf := p.getBuf()
 	g.run(buf, 0, g.m, 0, g.n, nil)
 	p.putBuf(buf)
+}
+
+// sgemmSwapped computes C = alpha·op(A)·op(B) + beta·C for m ≤ swapRows
+// rows as T = op(B)ᵀ·op(A)ᵀ: op(B) (a weight matrix, when decoding) is then
+// the A operand, read in place six rows at a time and streamed from memory
+// once, while op(A)ᵀ is copied, zero-padded to nr columns, into a k×nr
+// matrix small enough to stay in cache and read in place as the B operand.
+// Every tile of T is thus a full kernel tile stored directly; C is merged
+// from Tᵀ at the end.
+func (p *Pool) sgemmSwapped(g *gemm, t int) {
+	sb := p.getBuf()
+	defer p.putBuf(sb)
+	sb.swapB = grow(sb.swapB, g.k*nr)
+	sb.swapC = grow(sb.swapC, g.n*nr)
+	bt, ct := sb.swapB, sb.swapC
+	for q := range g.k {
+		row := bt[q*nr : q*nr+nr]
+		for i := range g.m {
+			if g.transA {
+				row[i] = g.a[q*g.lda+i]
+			} else {
+				row[i] = g.a[i*g.lda+q]
+			}
+		}
+		clear(row[g.m:])
+	}
+	s := gemm{
+		transA: !g.transB, m: g.n, n: nr, k: g.k, alpha: 1, beta: 0,
+		a: g.b, lda: g.ldb, b: bt, ldb: nr, c: ct, ldc: nr,
+	}
+	if t > 1 && s.m*s.n*s.k >= minParallelFlops {
+		p.sgemmParallel(&s, t)
+	} else {
+		buf := p.getBuf()
+		s.run(buf, 0, s.m, 0, s.n, nil)
+		p.putBuf(buf)
+	}
+	for i := range g.m {
+		cr := g.c[i*g.ldc : i*g.ldc+g.n]
+		switch g.beta {
+		case 0:
+			for j := range cr {
+				cr[j] = g.alpha * ct[j*nr+i]
+			}
+		case 1:
+			for j := range cr {
+				cr[j] += g.alpha * ct[j*nr+i]
+			}
+		default:
+			for j := range cr {
+				cr[j] = g.alpha*ct[j*nr+i] + g.beta*cr[j]
+			}
+		}
+	}
 }
 
 // sgemmParallel runs g on t threads. C is cut into about tasksPerThread·t
@@ -313,14 +368,21 @@ func (g *gemm) run(buf *gemmBuf, i0, i1, j0, j1 int, pre *packedA) {
 	// transposed B must be packed to be read as nr-wide rows.
 	aInPlace := n <= skinny && pre == nil
 	bInPlace := !g.transB && (m <= 2*mr || n <= skinny && g.ldb <= skinny)
+	// With A read in place, B (at most skinny columns) is the only operand
+	// kept in cache: take all of k in one block when B fits, so that each
+	// six-row strip of A is one long read (see macroStrips).
+	kcb := kc
+	if aInPlace && g.k*roundUp(n, nr) <= inPlaceBFloats {
+		kcb = g.k
+	}
 	if !aInPlace && pre == nil {
-		buf.a = grow(buf.a, min(mc, roundUp(m, mr))*min(kc, g.k))
+		buf.a = grow(buf.a, min(mc, roundUp(m, mr))*min(kcb, g.k))
 	}
 	if !bInPlace {
-		buf.b = grow(buf.b, min(kc, g.k)*min(nc, roundUp(n, nr)))
+		buf.b = grow(buf.b, min(kcb, g.k)*min(nc, roundUp(n, nr)))
 	}
-	buf.aEdge = grow(buf.aEdge, mr*kc)
-	buf.bEdge = grow(buf.bEdge, kc*nr)
+	buf.aEdge = grow(buf.aEdge, mr*kcb)
+	buf.bEdge = grow(buf.bEdge, kcb*nr)
 	mode := betaGeneral
 	switch g.beta {
 	case 0:
@@ -330,8 +392,8 @@ func (g *gemm) run(buf *gemmBuf, i0, i1, j0, j1 int, pre *packedA) {
 	}
 	for jc := j0; jc < j1; jc += nc {
 		nb := min(nc, j1-jc)
-		for pc := 0; pc < g.k; pc += kc {
-			kb := min(kc, g.k-pc)
+		for pc := 0; pc < g.k; pc += kcb {
+			kb := min(kcb, g.k-pc)
 			md := mode
 			if pc > 0 {
 				md = betaOne
@@ -348,6 +410,10 @@ func (g *gemm) run(buf *gemmBuf, i0, i1, j0, j1 int, pre *packedA) {
 				case !aInPlace:
 					g.packA(buf.a, ic, mb, pc, kb)
 					ablk = buf.a
+				}
+				if aInPlace {
+					g.macroStrips(buf, ic, mb, jc, nb, pc, kb, md, bInPlace)
+					continue
 				}
 				g.macro(buf, ablk, ic, mb, jc, nb, pc, kb, md, bInPlace)
 			}
@@ -376,14 +442,14 @@ func (g *gemm) macro(buf *gemmBuf, ablk []float32, ic, mb, jc, nb, pc, kb, mode 
 			bp = buf.bEdge
 		}
 		ir := 0
-		if full := mb / mr; nn == nr && full > 0 && !g.tc {
+		if full := mb / mr; nn == nr && full > 0 {
 			// All full tiles of this column in one kernel call.
 			ap, rsa, csa, pa := g.aPanels(ablk, ic, pc, kb)
 			kernels(full, kb, ap, rsa, csa, pa, bp, rsb, g.c[ic*g.ldc+jc+jr:], g.ldc, g.alpha, g.beta, mode)
 			ir = full * mr
 		}
 		for ; ir < mb; ir += mr {
-			// Edge tiles (and all tiles of a transposed C): compute into t,
+			// Edge tiles: compute into t,
 			// merge the valid corner.
 			mm := min(mr, mb-ir)
 			var ap []float32
@@ -399,11 +465,54 @@ func (g *gemm) macro(buf *gemmBuf, ablk []float32, ic, mb, jc, nb, pc, kb, mode 
 			}
 			var t [mr * nr]float32
 			kernels(1, kb, ap, rsa, csa, 0, bp, rsb, t[:], nr, 1, 0, betaZero)
-			if g.tc {
-				mergeEdgeT(g.c[(jc+jr)*g.ldc+ic+ir:], g.ldc, t[:], mm, nn, g.alpha, g.beta, mode)
-			} else {
-				mergeEdge(g.c[(ic+ir)*g.ldc+jc+jr:], g.ldc, t[:], mm, nn, g.alpha, g.beta, mode)
+			mergeEdge(g.c[(ic+ir)*g.ldc+jc+jr:], g.ldc, t[:], mm, nn, g.alpha, g.beta, mode)
+		}
+	}
+}
+
+// macroStrips is macro for A read in place (n ≤ skinny): it walks A once,
+// six rows at a time, and multiplies each strip by every B panel while the
+// strip is still in L1, so that A (a weight matrix when decoding) streams
+// from memory once at full length instead of once per B panel in short
+// kc-long pieces.
+func (g *gemm) macroStrips(buf *gemmBuf, ic, mb, jc, nb, pc, kb, mode int, bInPlace bool) {
+	var panels [skinny / nr]struct {
+		b       []float32
+		rsb, nn int
+	}
+	np := (nb + nr - 1) / nr
+	for q := range np {
+		jr := q * nr
+		nn := min(nr, nb-jr)
+		pn := &panels[q]
+		pn.nn, pn.rsb = nn, nr
+		switch {
+		case !bInPlace:
+			pn.b = buf.b[jr*kb:]
+		case nn == nr:
+			pn.b, pn.rsb = g.b[pc*g.ldb+jc+jr:], g.ldb
+		default:
+			g.packBPanel(buf.bEdge, pc, kb, jc+jr, nn)
+			pn.b = buf.bEdge
+		}
+	}
+	for ir := 0; ir < mb; ir += mr {
+		mm := min(mr, mb-ir)
+		ap, rsa, csa, _ := g.aPanels(nil, ic+ir, pc, kb)
+		if mm < mr {
+			g.packAPanel(buf.aEdge, ic+ir, mm, pc, kb)
+			ap, rsa, csa = buf.aEdge, 1, mr
+		}
+		for q := range np {
+			pn := &panels[q]
+			jr := q * nr
+			if mm == mr && pn.nn == nr {
+				kernels(1, kb, ap, rsa, csa, 0, pn.b, pn.rsb, g.c[(ic+ir)*g.ldc+jc+jr:], g.ldc, g.alpha, g.beta, mode)
+				continue
 			}
+			var t [mr * nr]float32
+			kernels(1, kb, ap, rsa, csa, 0, pn.b, pn.rsb, t[:], nr, 1, 0, betaZero)
+			mergeEdge(g.c[(ic+ir)*g.ldc+jc+jr:], g.ldc, t[:], mm, pn.nn, g.alpha, g.beta, mode)
 		}
 	}
 }
@@ -419,25 +528,6 @@ func (g *gemm) aPanels(ablk []float32, i, pc, kb int) (ap []float32, rsa, csa, p
 		return g.a[pc*g.lda+i:], 1, g.lda, mr
 	default:
 		return g.a[i*g.lda+pc:], g.lda, 1, mr * g.lda
-	}
-}
-
-// mergeEdgeT is mergeEdge for a transposed C: tile element (i, j) goes to
-// c[j*ldc+i].
-func mergeEdgeT(c []float32, ldc int, t []float32, mm, nn int, alpha, beta float32, mode int) {
-	for j := range nn {
-		col := c[j*ldc : j*ldc+mm]
-		for i := range col {
-			v := alpha * t[i*nr+j]
-			switch mode {
-			case betaZero:
-				col[i] = v
-			case betaOne:
-				col[i] += v
-			default:
-				col[i] = v + beta*col[i]
-			}
-		}
 	}
 }
 

@@ -179,6 +179,9 @@ func TestSgemmBlocks(t *testing.T) {
 		{512, 16, 96},   // LoRA-down-like
 		{96, 200, 16},   // LoRA-up-like
 		{1, 700, 300},   // vector × matrix
+		{8, 300, 600},   // few rows: swapped, B streamed once in one k block
+		{16, 130, 700},  // few rows edge
+		{300, 20, 2100}, // skinny n with k past the in-place B bound
 		{700, 1, 300},   // matrix × vector
 	}
 	r := rand.New(rand.NewPCG(5, 6))
