@@ -25,6 +25,10 @@ const (
 	// minParallelFlops is the smallest m·n·k worth splitting over threads.
 	minParallelFlops = 48 * 48 * 48
 
+	// minParallelMerge is the smallest m·n for which sgemmSwapped merges C
+	// on several threads.
+	minParallelMerge = 8 << 10
+
 	// tasksPerThread is how many slabs per thread a parallel GEMM is cut
 	// into, for load balancing.
 	tasksPerThread = 4
@@ -153,23 +157,29 @@ func (p *Pool) sgemmSwapped(g *gemm, t int) {
 		s.run(buf, 0, s.m, 0, s.n, nil)
 		p.putBuf(buf)
 	}
-	for i := range g.m {
-		cr := g.c[i*g.ldc : i*g.ldc+g.n]
-		switch g.beta {
-		case 0:
-			for j := range cr {
-				cr[j] = g.alpha * ct[j*nr+i]
-			}
-		case 1:
-			for j := range cr {
-				cr[j] += g.alpha * ct[j*nr+i]
-			}
-		default:
-			for j := range cr {
-				cr[j] = g.alpha*ct[j*nr+i] + g.beta*cr[j]
+	if g.m*g.n < minParallelMerge {
+		t = 1
+	}
+	p.parallel(g.n, t, func(lo, hi int) {
+		for i := range g.m {
+			cr := g.c[i*g.ldc+lo : i*g.ldc+hi]
+			ci := ct[lo*nr+i:]
+			switch g.beta {
+			case 0:
+				for j := range cr {
+					cr[j] = g.alpha * ci[j*nr]
+				}
+			case 1:
+				for j := range cr {
+					cr[j] += g.alpha * ci[j*nr]
+				}
+			default:
+				for j := range cr {
+					cr[j] = g.alpha*ci[j*nr] + g.beta*cr[j]
+				}
 			}
 		}
-	}
+	})
 }
 
 // sgemmParallel runs g on t threads. C is cut into about tasksPerThread·t
