@@ -67,10 +67,8 @@ func (s *Service) findDeployment(ctx context.Context, account, ident string) (*D
 	if err != nil {
 		return nil, fmt.Errorf("provision: get deployment: %w", err)
 	}
-	for _, d := range all {
-		if d.Account == account && (id.ARN != nil && d.ARN == ident || id.ARN == nil && d.Name == id.Name) {
-			return d, nil
-		}
+	if d, ok := findOwned(all, account, ident, id); ok {
+		return d, nil
 	}
 	return nil, apierr.NotFoundf("Custom model deployment %s not found.", ident)
 }
@@ -86,13 +84,7 @@ func (s *Service) ListDeployments(ctx context.Context, account string) ([]*Deplo
 	if err != nil {
 		return nil, fmt.Errorf("provision: list deployments: %w", err)
 	}
-	out := all[:0]
-	for _, d := range all {
-		if d.Account == account {
-			out = append(out, d)
-		}
-	}
-	return out, nil
+	return ownedBy(all, account), nil
 }
 
 // UpdateDeployment moves a deployment to another custom model; the old one

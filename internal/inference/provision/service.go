@@ -198,10 +198,8 @@ func (s *Service) findThroughput(ctx context.Context, account, ident string) (*T
 	if err != nil {
 		return nil, fmt.Errorf("provision: get throughput: %w", err)
 	}
-	for _, t := range all {
-		if t.Account == account && (id.ARN != nil && t.ARN == ident || id.ARN == nil && t.Name == id.Name) {
-			return t, nil
-		}
+	if t, ok := findOwned(all, account, ident, id); ok {
+		return t, nil
 	}
 	return nil, apierr.NotFoundf("Provisioned Throughput %s not found.", ident)
 }
@@ -217,13 +215,7 @@ func (s *Service) ListThroughputs(ctx context.Context, account string) ([]*Throu
 	if err != nil {
 		return nil, fmt.Errorf("provision: list throughputs: %w", err)
 	}
-	out := all[:0]
-	for _, t := range all {
-		if t.Account == account {
-			out = append(out, t)
-		}
-	}
-	return out, nil
+	return ownedBy(all, account), nil
 }
 
 // UpdateThroughput renames a Provisioned Throughput and/or moves it to
