@@ -57,6 +57,10 @@ type Catalog struct {
 // SetStarter reports its directory.
 func New(st Store) *Catalog { return &Catalog{store: st} }
 
+// ErrStarterDisabled is the starter status of a server configured not to
+// build it (noStarter).
+var ErrStarterDisabled = errors.New("catalog: the starter model is disabled")
+
 // SetStarter records the outcome of building the starter model.
 func (c *Catalog) SetStarter(dir string, err error) {
 	c.mu.Lock()

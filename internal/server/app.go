@@ -189,6 +189,8 @@ func Start(ctx context.Context, cfg config.Config, o AppOptions) (*App, error) {
 			}
 			a.Catalog.SetStarter(dir, err)
 		}()
+	} else {
+		a.Catalog.SetStarter("", catalog.ErrStarterDisabled)
 	}
 	return a, nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/strata-ml/strata/internal/apierr"
 	"github.com/strata-ml/strata/internal/awsproto"
+	"github.com/strata-ml/strata/internal/catalog"
 	"github.com/strata-ml/strata/internal/jobs"
 	"github.com/strata-ml/strata/internal/trainspec"
 )
@@ -25,6 +27,8 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	}
 	if dir, err := s.opts.Catalog.StarterStatus(); dir != "" {
 		out["starterModel"] = "ready"
+	} else if errors.Is(err, catalog.ErrStarterDisabled) {
+		out["starterModel"] = "disabled"
 	} else if err != nil {
 		out["starterModel"] = "failed: " + err.Error()
 	} else {

@@ -179,6 +179,36 @@ type runResult struct {
 
 func (w *Worker) jobDir(j *store.Job) string { return filepath.Join(w.cfg.WorkDir, j.Account, j.ID) }
 
+// starterWait bounds how long a job waits for the starter model that the
+// server builds in the background at startup (a job resumed right after a
+// restart can be leased before that build is done).
+const starterWait = 10 * time.Minute
+
+// baseModel resolves a job's base model. A job on the starter model waits
+// while the starter is still being built rather than failing: it fails only
+// if the build failed or does not finish within starterWait.
+func (w *Worker) baseModel(ctx context.Context, id string) (*catalog.Model, error) {
+	m, err := w.cfg.Catalog.Get(ctx, id)
+	if !errors.Is(err, catalog.ErrNotFound) || id != catalog.StarterID {
+		return m, err
+	}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(starterWait)
+	for {
+		if dir, serr := w.cfg.Catalog.StarterStatus(); dir != "" || serr != nil {
+			return w.cfg.Catalog.Get(ctx, id)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-deadline:
+			return nil, err
+		case <-tick.C:
+		}
+	}
+}
+
 // execute stages inputs and runs the child once.
 func (w *Worker) execute(ctx context.Context, task *store.Task, j *store.Job, lost <-chan struct{}, log interface {
 	Info(string, ...any)
@@ -192,7 +222,7 @@ func (w *Worker) execute(ctx context.Context, task *store.Task, j *store.Job, lo
 			return runResult{out: outCrashed, message: err.Error()}
 		}
 	}
-	base, err := w.cfg.Catalog.Get(ctx, j.BaseModelID)
+	base, err := w.baseModel(ctx, j.BaseModelID)
 	if err != nil {
 		if errors.Is(err, catalog.ErrNotFound) {
 			return runResult{out: outFailed, message: fmt.Sprintf("The base model %s is not available on this server.", j.BaseModelID)}
