@@ -1,6 +1,7 @@
 // Package store defines Strata's metadata store: the record types of the
 // control plane (customization jobs, custom models, tags, job events, the
-// durable job queue, API keys, operator-registered foundation models), the
+// durable job queue, API keys, operator-registered foundation models,
+// serving resources such as Provisioned Throughputs), the
 // Store interface every backend implements, and its sentinel errors.
 //
 // Implementations live in subpackages (sqlstore: SQLite and PostgreSQL) and
@@ -169,6 +170,22 @@ type Key struct {
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 }
 
+// Resource is a serving resource record (a Provisioned Throughput, a custom
+// model deployment): the columns the store indexes and enforces, and the
+// owner's full record as an opaque JSON document. Kind separates resource
+// types; within a kind, ID and Name are each unique per account.
+type Resource struct {
+	Kind     string
+	Account  string
+	ID       string
+	Name     string
+	ARN      string
+	Status   string
+	Created  time.Time
+	Modified time.Time
+	Doc      json.RawMessage
+}
+
 // Event is one job event in the outbox, in append order (Seq).
 type Event struct {
 	Seq   int64           `json:"seq"`
@@ -280,4 +297,15 @@ type Store interface {
 	PutFoundationModel(ctx context.Context, m *FoundationModel) error
 	ListFoundationModels(ctx context.Context) ([]*FoundationModel, error)
 	DeleteFoundationModel(ctx context.Context, id string) error
+
+	// PutResource inserts r, or replaces the record of its kind, account and
+	// id; ErrConflict when another record of the kind has its name in the
+	// account. It is durable when it returns (outside Tx; inside, at commit).
+	PutResource(ctx context.Context, r *Resource) error
+	GetResource(ctx context.Context, kind, account, id string) (*Resource, error)
+	// ListResources lists the records of a kind in account ("" = every
+	// account), ordered by (Created, ID).
+	ListResources(ctx context.Context, kind, account string) ([]*Resource, error)
+	// DeleteResource deletes a record; ErrNotFound when there is none.
+	DeleteResource(ctx context.Context, kind, account, id string) error
 }

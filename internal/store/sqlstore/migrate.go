@@ -73,6 +73,22 @@ var migrations = []string{
 		id TEXT PRIMARY KEY,
 		doc TEXT NOT NULL
 	)`,
+	// 4: serving resources (Provisioned Throughputs, deployments), which
+	// lived in DATADIR/serving/provisioning.json before.
+	`CREATE TABLE serving_resources (
+		kind TEXT NOT NULL,
+		account TEXT NOT NULL,
+		id TEXT NOT NULL,
+		name TEXT NOT NULL,
+		arn TEXT NOT NULL,
+		status TEXT NOT NULL,
+		created BIGINT NOT NULL,
+		modified BIGINT NOT NULL,
+		doc TEXT NOT NULL,
+		PRIMARY KEY (kind, account, id)
+	);
+	CREATE UNIQUE INDEX serving_resources_name ON serving_resources (kind, account, name);
+	CREATE INDEX serving_resources_created ON serving_resources (kind, account, created, id)`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

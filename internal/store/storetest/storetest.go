@@ -1,7 +1,8 @@
 // Package storetest is the conformance suite every store.Store
 // implementation runs: CRUD and uniqueness of every record type, list
 // filters and keyset pagination, transactions (rollback, outbox atomicity)
-// and the durable queue's lease/heartbeat/ack/nack/release semantics.
+// the durable queue's lease/heartbeat/ack/nack/release semantics, and the
+// serving resource records.
 package storetest
 
 import (
@@ -29,6 +30,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Queue", testQueue},
 		{"Keys", testKeys},
 		{"FoundationModels", testFoundationModels},
+		{"Resources", testResources},
+		{"ResourceTx", testResourceTx},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -409,6 +412,130 @@ func testFoundationModels(t *testing.T, s store.Store) {
 	if err := s.DeleteFoundationModel(ctx, m.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("delete twice = %v", err)
 	}
+}
+
+func newResource(kind, account, id, name string, created time.Time) *store.Resource {
+	return &store.Resource{Kind: kind, Account: account, ID: id, Name: name, ARN: "arn:" + kind + "/" + id,
+		Status: "Creating", Created: created, Modified: created, Doc: []byte(`{"id":"` + id + `","units":1}`)}
+}
+
+func testResources(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const a, b, pt, dp = "111111111111", "222222222222", "provisioned-model", "custom-model-deployment"
+	r1 := newResource(pt, a, "pt0000000001", "alpha", t0.Add(time.Second))
+	must(t, s.PutResource(ctx, r1))
+	got, err := s.GetResource(ctx, pt, a, r1.ID)
+	if err != nil {
+		t.Fatalf("GetResource: %v", err)
+	}
+	if diff := cmp.Diff(r1, got); diff != "" {
+		t.Errorf("GetResource (-want +got):\n%s", diff)
+	}
+	for _, k := range [][3]string{{dp, a, r1.ID}, {pt, b, r1.ID}, {pt, a, "missing"}} {
+		if _, err := s.GetResource(ctx, k[0], k[1], k[2]); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetResource%v = %v, want ErrNotFound", k, err)
+		}
+	}
+	// Update in place: same key, new fields (a rename included).
+	r1.Name, r1.Status, r1.Modified, r1.Doc = "alpha-2", "InService", t0.Add(time.Hour), []byte(`{"id":"pt0000000001","units":2}`)
+	must(t, s.PutResource(ctx, r1))
+	if got, _ := s.GetResource(ctx, pt, a, r1.ID); !cmp.Equal(r1, got) {
+		t.Errorf("after update = %+v, want %+v", got, r1)
+	}
+	// Names are unique per kind and account, not across them.
+	if err := s.PutResource(ctx, newResource(pt, a, "pt0000000002", "alpha-2", t0)); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("duplicate name = %v, want ErrConflict", err)
+	}
+	r2 := newResource(pt, a, "pt0000000002", "beta", t0)
+	must(t, s.PutResource(ctx, r2))
+	r1b := *r1
+	r1b.Name = "beta"
+	if err := s.PutResource(ctx, &r1b); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("rename onto a taken name = %v, want ErrConflict", err)
+	}
+	if got, _ := s.GetResource(ctx, pt, a, r1.ID); got == nil || got.Name != "alpha-2" {
+		t.Errorf("failed rename changed the record: %+v", got)
+	}
+	must(t, s.PutResource(ctx, newResource(pt, b, "pt0000000003", "alpha-2", t0)))
+	must(t, s.PutResource(ctx, newResource(dp, a, "dp0000000001", "alpha-2", t0)))
+
+	list, err := s.ListResources(ctx, pt, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := resourceIDs(list); !cmp.Equal(ids, []string{"pt0000000002", "pt0000000001"}) { // by creation time
+		t.Errorf("ListResources(pt, a) = %v", ids)
+	}
+	all, _ := s.ListResources(ctx, pt, "")
+	if ids := resourceIDs(all); !cmp.Equal(ids, []string{"pt0000000002", "pt0000000003", "pt0000000001"}) { // (created, id)
+		t.Errorf("ListResources(pt, all) = %v", ids)
+	}
+	if dps, _ := s.ListResources(ctx, dp, ""); len(dps) != 1 || dps[0].Kind != dp {
+		t.Errorf("ListResources(dp) = %v", dps)
+	}
+
+	must(t, s.DeleteResource(ctx, pt, a, r1.ID))
+	if _, err := s.GetResource(ctx, pt, a, r1.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("after delete = %v", err)
+	}
+	if err := s.DeleteResource(ctx, pt, a, r1.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("delete twice = %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteResource(ctx, pt, b, r2.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("delete in another account = %v, want ErrNotFound", err)
+	}
+	// A deleted record's name is free again.
+	must(t, s.PutResource(ctx, newResource(pt, a, "pt0000000004", "alpha-2", t0)))
+}
+
+func testResourceTx(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const a, pt = "111111111111", "provisioned-model"
+	keep := newResource(pt, a, "pt0000000001", "keep", t0)
+	must(t, s.PutResource(ctx, keep))
+	boom := errors.New("boom")
+	err := s.Tx(ctx, func(tx store.Store) error {
+		if err := tx.PutResource(ctx, newResource(pt, a, "pt0000000002", "new", t0)); err != nil {
+			return err
+		}
+		upd := *keep
+		upd.Status = "Failed"
+		if err := tx.PutResource(ctx, &upd); err != nil {
+			return err
+		}
+		if err := tx.DeleteResource(ctx, pt, a, keep.ID); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Tx = %v, want boom", err)
+	}
+	list, _ := s.ListResources(ctx, pt, a)
+	if len(list) != 1 || !cmp.Equal(list[0], keep) {
+		t.Errorf("after rollback = %+v, want only %+v", list, keep)
+	}
+	// Several records commit together.
+	err = s.Tx(ctx, func(tx store.Store) error {
+		for i := range 3 {
+			if err := tx.PutResource(ctx, newResource(pt, a, fmt.Sprintf("pt%010d", 10+i), fmt.Sprintf("n%d", i), t0.Add(time.Duration(i)))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	must(t, err)
+	if list, _ := s.ListResources(ctx, pt, a); len(list) != 4 {
+		t.Errorf("after commit = %d records, want 4", len(list))
+	}
+}
+
+func resourceIDs(rs []*store.Resource) []string {
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.ID
+	}
+	return ids
 }
 
 func must(t *testing.T, err error) {
