@@ -63,6 +63,22 @@ type Config struct {
 	// Buckets maps bucket names (or AllBuckets) to the external S3 service
 	// that holds them; job data in any other bucket lives in the embedded store.
 	Buckets map[string]BucketConfig `json:"buckets,omitempty"`
+
+	// Serving (docs/serving.md).
+	// MemoryBudget bounds model weights, adapters and reserved KV cache
+	// (0: three quarters of the machine's memory).
+	MemoryBudget ByteSize `json:"memoryBudget"`
+	// InvokeTimeout bounds one runtime invocation (ModelTimeoutException).
+	InvokeTimeout Duration `json:"invokeTimeout"`
+	// ModelLoadWait is how long a request waits for a loading model before
+	// ModelNotReadyException (0: at once).
+	ModelLoadWait Duration `json:"modelLoadWait"`
+	// ModelUnitSequences and ModelUnitKVTokens are what one model unit buys
+	// on a base model: concurrent sequences and KV cache tokens.
+	ModelUnitSequences int `json:"modelUnitSequences"`
+	ModelUnitKVTokens  int `json:"modelUnitKvTokens"`
+	// MaxModelUnits is the per-account quota of provisioned model units.
+	MaxModelUnits int `json:"maxModelUnits"`
 }
 
 // Setting documents one configuration setting.
@@ -93,13 +109,21 @@ func Describe() []Setting {
 		{"-", "STRATA_S3_ENDPOINT", "(AWS S3)", "endpoint URL of the external S3 for STRATA_S3_BUCKETS"},
 		{"-", "STRATA_S3_REGION", "(AWS_REGION)", "region of the external S3 for STRATA_S3_BUCKETS"},
 		{"-", "STRATA_S3_PATH_STYLE", "true with an endpoint", "path-style addressing for STRATA_S3_BUCKETS"},
+		{"memoryBudget", "STRATA_MEMORY_BUDGET", "3/4 of RAM", `memory for model weights, adapters and KV cache: bytes or "48GiB" (0 = 3/4 of RAM)`},
+		{"invokeTimeout", "STRATA_INVOKE_TIMEOUT", "10m", "deadline of one runtime invocation (ModelTimeoutException past it)"},
+		{"modelLoadWait", "STRATA_MODEL_LOAD_WAIT", "60s", "how long a request waits for a loading model before ModelNotReadyException (0 = at once)"},
+		{"modelUnitSequences", "STRATA_MODEL_UNIT_SEQUENCES", "4", "concurrent sequences one model unit buys on a base model"},
+		{"modelUnitKvTokens", "STRATA_MODEL_UNIT_KV_TOKENS", "8192", "KV cache tokens one model unit buys (multiple of 16), reserved in the memory budget"},
+		{"maxModelUnits", "STRATA_MAX_MODEL_UNITS", "64", "per-account quota of provisioned model units (ServiceQuotaExceededException past it)"},
 	}
 }
 
 // Default returns the embedded defaults.
 func Default() Config {
 	return Config{DataDir: "./data", Addr: "127.0.0.1:8080", Region: "us-east-1", Workers: 1, MaxActiveJobs: 8,
-		LogLevel: "info", LogFormat: "text"}
+		LogLevel: "info", LogFormat: "text",
+		InvokeTimeout: Duration(DefaultInvokeTimeout), ModelLoadWait: Duration(DefaultModelLoadWait),
+		ModelUnitSequences: DefaultModelUnitSequences, ModelUnitKVTokens: DefaultModelUnitKVTokens, MaxModelUnits: DefaultMaxModelUnits}
 }
 
 // Load returns the defaults overlaid with the JSON file at path (if not
@@ -165,7 +189,11 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	if err := c.applyBucketEnv(getenv); err != nil {
 		return err
 	}
-	for env, dst := range map[string]*int{"STRATA_WORKERS": &c.Workers, "STRATA_MAX_ACTIVE_JOBS": &c.MaxActiveJobs, "STRATA_TRAIN_THREADS": &c.TrainThreads} {
+	if err := c.applyServingEnv(getenv); err != nil {
+		return err
+	}
+	for env, dst := range map[string]*int{"STRATA_WORKERS": &c.Workers, "STRATA_MAX_ACTIVE_JOBS": &c.MaxActiveJobs, "STRATA_TRAIN_THREADS": &c.TrainThreads,
+		"STRATA_MODEL_UNIT_SEQUENCES": &c.ModelUnitSequences, "STRATA_MODEL_UNIT_KV_TOKENS": &c.ModelUnitKVTokens, "STRATA_MAX_MODEL_UNITS": &c.MaxModelUnits} {
 		if err := num(env, dst); err != nil {
 			return err
 		}
@@ -185,6 +213,9 @@ func (c *Config) Validate() error {
 		if m.ID == "" || m.Dir == "" {
 			return fmt.Errorf("config: every model needs id and dir")
 		}
+	}
+	if err := c.validateServing(); err != nil {
+		return err
 	}
 	return c.validateBuckets()
 }

@@ -95,6 +95,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(`{"addr":"0.0.0.0:9000","workers":2}`)
 	f.Add(`{"models":[{"id":"a.b","dir":"/m"}]}`)
 	f.Add(`{"buckets":{"ext-data":{"endpoint":"http://127.0.0.1:9000","pathStyle":true},"*":{}}}`)
+	f.Add(`{"memoryBudget":"48GiB","invokeTimeout":"90s","modelLoadWait":"0s","modelUnitSequences":8,"modelUnitKvTokens":4096,"maxModelUnits":10}`)
 	f.Fuzz(func(t *testing.T, s string) {
 		var c Config
 		_ = Parse([]byte(s), &c)
