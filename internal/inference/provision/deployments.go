@@ -24,14 +24,11 @@ type CreateDeploymentInput struct {
 func (s *Service) CreateDeployment(ctx context.Context, account string, in CreateDeploymentInput) (*Deployment, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	all, err := s.store.Deployments(ctx)
+	all, err := s.store.Deployments(ctx, account)
 	if err != nil {
 		return nil, fmt.Errorf("provision: create deployment: %w", err)
 	}
 	for _, d := range all {
-		if d.Account != account {
-			continue
-		}
 		if in.ClientRequestToken != "" && d.ClientRequestToken == in.ClientRequestToken {
 			return d, nil
 		}
@@ -52,6 +49,9 @@ func (s *Service) CreateDeployment(ctx context.Context, account string, in Creat
 		Name: in.Name, ModelARN: tg.ModelARN, Description: in.Description, Status: DeployCreating,
 		CreatedAt: now, LastUpdatedAt: now, ClientRequestToken: in.ClientRequestToken, Tags: in.Tags}
 	if err := s.store.PutDeployment(ctx, d); err != nil {
+		if errors.Is(err, ErrConflict) { // another server process took the name
+			return nil, apierr.Validationf("A custom model deployment named %s already exists in this account.", in.Name)
+		}
 		return nil, fmt.Errorf("provision: create deployment: %w", err)
 	}
 	s.activateDeployment(account, id)
@@ -63,7 +63,7 @@ func (s *Service) findDeployment(ctx context.Context, account, ident string) (*D
 	if err != nil {
 		return nil, apierr.Wrap(apierr.Validation, fmt.Sprintf("The provided identifier %s is not a valid custom model deployment name or ARN.", ident), err)
 	}
-	all, err := s.store.Deployments(ctx)
+	all, err := s.store.Deployments(ctx, account)
 	if err != nil {
 		return nil, fmt.Errorf("provision: get deployment: %w", err)
 	}
@@ -80,11 +80,11 @@ func (s *Service) GetDeployment(ctx context.Context, account, ident string) (*De
 
 // ListDeployments returns the account's deployments.
 func (s *Service) ListDeployments(ctx context.Context, account string) ([]*Deployment, error) {
-	all, err := s.store.Deployments(ctx)
+	all, err := s.store.Deployments(ctx, account)
 	if err != nil {
 		return nil, fmt.Errorf("provision: list deployments: %w", err)
 	}
-	return ownedBy(all, account), nil
+	return all, nil
 }
 
 // UpdateDeployment moves a deployment to another custom model; the old one
@@ -131,16 +131,7 @@ func (s *Service) DeleteDeployment(ctx context.Context, account, ident string) e
 }
 
 func (s *Service) deploymentByID(ctx context.Context, account, id string) (*Deployment, error) {
-	all, err := s.store.Deployments(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range all {
-		if d.Account == account && d.ID == id {
-			return d, nil
-		}
-	}
-	return nil, ErrNotFound
+	return s.store.Deployment(ctx, account, id)
 }
 
 func (s *Service) activateDeployment(account, id string) {

@@ -22,14 +22,3 @@ func findOwned[T owned](all []T, account, ident string, id awsproto.Ident) (T, b
 	var zero T
 	return zero, false
 }
-
-// ownedBy filters all, in place, to the resources of account.
-func ownedBy[T owned](all []T, account string) []T {
-	out := all[:0]
-	for _, r := range all {
-		if acct, _, _ := r.owner(); acct == account {
-			out = append(out, r)
-		}
-	}
-	return out
-}

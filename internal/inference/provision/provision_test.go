@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/strata-ml/strata/internal/inference"
 	"github.com/strata-ml/strata/internal/inference/inferencetest"
 	"github.com/strata-ml/strata/internal/invoke"
+	"github.com/strata-ml/strata/internal/store/sqlstore"
 )
 
 const (
@@ -48,12 +50,21 @@ func (f *fakeResolver) Resolve(ctx context.Context, account, ident string) (Targ
 	return Target{}, apierr.NotFoundf("Could not find model %s.", ident)
 }
 
-func newService(t *testing.T, dir string, res Resolver) (*Service, *inference.Registry) {
+// openStore opens (or reopens, as a restarted server would) the SQLite
+// metadata store in dir.
+func openStore(t *testing.T, dir string) *SQLStore {
 	t.Helper()
-	st, err := OpenFileStore(dir)
+	db, err := sqlstore.Open(t.Context(), filepath.Join(dir, "strata.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { db.Close() })
+	return NewSQLStore(db)
+}
+
+func newService(t *testing.T, dir string, res Resolver) (*Service, *inference.Registry) {
+	t.Helper()
+	st := openStore(t, dir)
 	reg := inference.NewRegistry(inference.RegistryConfig{Unit: inference.Unit{Seqs: 2, KVTokens: 64}})
 	s := New(Config{Region: "us-east-1"}, st, reg, res)
 	t.Cleanup(func() { s.Close(); reg.Close() })

@@ -88,7 +88,7 @@ func (s *Service) Close() {
 func (s *Service) Restore(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	pts, err := s.store.Throughputs(ctx)
+	pts, err := s.store.Throughputs(ctx, "")
 	if err != nil {
 		return fmt.Errorf("provision: restore: %w", err)
 	}
@@ -98,7 +98,7 @@ func (s *Service) Restore(ctx context.Context) error {
 		}
 		s.activateThroughput(t.Account, t.ID)
 	}
-	dps, err := s.store.Deployments(ctx)
+	dps, err := s.store.Deployments(ctx, "")
 	if err != nil {
 		return fmt.Errorf("provision: restore: %w", err)
 	}
@@ -142,15 +142,12 @@ type CreateThroughputInput struct {
 func (s *Service) CreateThroughput(ctx context.Context, account string, in CreateThroughputInput) (*Throughput, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	all, err := s.store.Throughputs(ctx)
+	all, err := s.store.Throughputs(ctx, account)
 	if err != nil {
 		return nil, fmt.Errorf("provision: create throughput: %w", err)
 	}
 	units := 0
 	for _, t := range all {
-		if t.Account != account {
-			continue
-		}
 		if in.ClientRequestToken != "" && t.ClientRequestToken == in.ClientRequestToken {
 			return t, nil // idempotent retry
 		}
@@ -182,6 +179,9 @@ func (s *Service) CreateThroughput(ctx context.Context, account string, in Creat
 		t.CommitmentExpirationTime = now.AddDate(0, 6, 0)
 	}
 	if err := s.store.PutThroughput(ctx, t); err != nil {
+		if errors.Is(err, ErrConflict) { // another server process took the name
+			return nil, apierr.Validationf("A Provisioned Throughput named %s already exists in this account.", in.Name)
+		}
 		return nil, fmt.Errorf("provision: create throughput: %w", err)
 	}
 	s.activateThroughput(account, id)
@@ -194,7 +194,7 @@ func (s *Service) findThroughput(ctx context.Context, account, ident string) (*T
 	if err != nil {
 		return nil, apierr.Wrap(apierr.Validation, fmt.Sprintf("The provided identifier %s is not a valid Provisioned Throughput name or ARN.", ident), err)
 	}
-	all, err := s.store.Throughputs(ctx)
+	all, err := s.store.Throughputs(ctx, account)
 	if err != nil {
 		return nil, fmt.Errorf("provision: get throughput: %w", err)
 	}
@@ -211,11 +211,11 @@ func (s *Service) GetThroughput(ctx context.Context, account, ident string) (*Th
 
 // ListThroughputs returns the account's Provisioned Throughputs.
 func (s *Service) ListThroughputs(ctx context.Context, account string) ([]*Throughput, error) {
-	all, err := s.store.Throughputs(ctx)
+	all, err := s.store.Throughputs(ctx, account)
 	if err != nil {
 		return nil, fmt.Errorf("provision: list throughputs: %w", err)
 	}
-	return ownedBy(all, account), nil
+	return all, nil
 }
 
 // UpdateThroughput renames a Provisioned Throughput and/or moves it to
@@ -233,12 +233,12 @@ func (s *Service) UpdateThroughput(ctx context.Context, account, ident string, n
 		return apierr.Validationf("Provisioned Throughput %s is %s; wait until it is InService and try again.", t.Name, t.Status)
 	}
 	if name != nil && *name != t.Name {
-		all, err := s.store.Throughputs(ctx)
+		all, err := s.store.Throughputs(ctx, account)
 		if err != nil {
 			return fmt.Errorf("provision: update throughput: %w", err)
 		}
 		for _, o := range all {
-			if o.Account == account && o.Name == *name {
+			if o.Name == *name {
 				return apierr.Validationf("A Provisioned Throughput named %s already exists in this account.", *name)
 			}
 		}
@@ -259,6 +259,9 @@ func (s *Service) UpdateThroughput(ctx context.Context, account, ident string, n
 	}
 	t.LastModifiedTime = s.now()
 	if err := s.store.PutThroughput(ctx, t); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return apierr.Validationf("A Provisioned Throughput named %s already exists in this account.", t.Name)
+		}
 		return fmt.Errorf("provision: update throughput: %w", err)
 	}
 	if changeModel {
@@ -354,37 +357,28 @@ func (s *Service) activateThroughput(account, id string) {
 }
 
 func (s *Service) throughputByID(ctx context.Context, account, id string) (*Throughput, error) {
-	all, err := s.store.Throughputs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range all {
-		if t.Account == account && t.ID == id {
-			return t, nil
-		}
-	}
-	return nil, ErrNotFound
+	return s.store.Throughput(ctx, account, id)
 }
 
 // ModelInUse returns the ARN of a Provisioned Throughput or deployment that
 // serves modelARN (current or desired), or "" when none does. The control
 // plane refuses to delete such a model (ConflictException).
 func (s *Service) ModelInUse(ctx context.Context, account, modelARN string) (string, error) {
-	pts, err := s.store.Throughputs(ctx)
+	pts, err := s.store.Throughputs(ctx, account)
 	if err != nil {
 		return "", fmt.Errorf("provision: model in use: %w", err)
 	}
 	for _, t := range pts {
-		if t.Account == account && (t.ModelARN == modelARN || t.DesiredModelARN == modelARN) {
+		if (t.ModelARN == modelARN || t.DesiredModelARN == modelARN) {
 			return t.ARN, nil
 		}
 	}
-	dps, err := s.store.Deployments(ctx)
+	dps, err := s.store.Deployments(ctx, account)
 	if err != nil {
 		return "", fmt.Errorf("provision: model in use: %w", err)
 	}
 	for _, d := range dps {
-		if d.Account == account && (d.ModelARN == modelARN || d.UpdateModelARN == modelARN && d.UpdateStatus == UpdateUpdating) {
+		if (d.ModelARN == modelARN || d.UpdateModelARN == modelARN && d.UpdateStatus == UpdateUpdating) {
 			return d.ARN, nil
 		}
 	}
@@ -419,12 +413,12 @@ func (s *Service) Serving(ctx context.Context, account, ident string) (tg Target
 		}
 		return Target{}, false, nil
 	}
-	all, err := s.store.Throughputs(ctx)
+	all, err := s.store.Throughputs(ctx, account)
 	if err != nil {
 		return Target{}, false, fmt.Errorf("provision: resolve %s: %w", ident, err)
 	}
 	for _, t := range all {
-		if t.Account == account && t.Name == ident {
+		if t.Name == ident {
 			tg, err := s.throughputTarget(ctx, t)
 			return tg, true, err
 		}

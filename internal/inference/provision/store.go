@@ -4,7 +4,9 @@
 // update details). It keeps their records durable, turns model units into
 // real capacity on the inference registry (pinned weights, concurrent
 // sequences and KV cache memory; see docs/serving.md), restores them after a
-// restart, and resolves runtime model identifiers that name them.
+// restart, and resolves runtime model identifiers that name them. The
+// records live in the metadata store (SQLStore); ImportFile moves those of
+// the older DATADIR/serving/provisioning.json into it once.
 //
 // It speaks no HTTP: the server's handlers decode and validate wire input
 // and call [Service]; errors are apierr kinds.
@@ -15,11 +17,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
-	"sync"
 	"time"
+
+	"github.com/strata-ml/strata/internal/store"
 )
 
 // Statuses of a Provisioned Throughput (ProvisionedModelStatus).
@@ -42,8 +42,6 @@ const (
 	CommitmentSixMonths   = "SixMonths"
 	provisionedModelType  = "provisioned-model"
 	deploymentModelType   = "custom-model-deployment"
-	storeFileName         = "provisioning.json"
-	storeFormatVersion    = 1
 	maxFailureMessageLen  = 2048
 	defaultMaxUnitsPerAcc = 64
 )
@@ -93,203 +91,160 @@ type Deployment struct {
 	Tags               []Tag     `json:"tags,omitempty"`
 }
 
-// ErrNotFound is returned by a Store for a missing record.
-var ErrNotFound = errors.New("provision: not found")
+// Errors of a Store.
+var (
+	// ErrNotFound means the record does not exist.
+	ErrNotFound = errors.New("provision: not found")
+	// ErrConflict means another record of the account has the name.
+	ErrConflict = errors.New("provision: name already in use")
+)
 
 // Store keeps the records durably. Implementations are safe for concurrent
-// use; a successful Put survives a crash.
+// use; a Put or Delete that returns nil has been committed and survives a
+// crash.
 type Store interface {
+	// PutThroughput inserts or replaces t; ErrConflict when another
+	// throughput of the account has its name.
 	PutThroughput(ctx context.Context, t *Throughput) error
 	DeleteThroughput(ctx context.Context, account, id string) error
-	Throughputs(ctx context.Context) ([]*Throughput, error)
+	Throughput(ctx context.Context, account, id string) (*Throughput, error)
+	// Throughputs lists the throughputs of account ("" = every account),
+	// oldest first.
+	Throughputs(ctx context.Context, account string) ([]*Throughput, error)
+	// PutDeployment inserts or replaces d; ErrConflict when another
+	// deployment of the account has its name.
 	PutDeployment(ctx context.Context, d *Deployment) error
 	DeleteDeployment(ctx context.Context, account, id string) error
-	Deployments(ctx context.Context) ([]*Deployment, error)
+	Deployment(ctx context.Context, account, id string) (*Deployment, error)
+	// Deployments lists the deployments of account ("" = every account),
+	// oldest first.
+	Deployments(ctx context.Context, account string) ([]*Deployment, error)
 }
 
-// FileStore is a Store in one JSON file, rewritten atomically (temp file,
-// fsync, rename, directory fsync) on every change.
-type FileStore struct {
-	path string
-
-	mu  sync.Mutex
-	pts map[string]*Throughput
-	dps map[string]*Deployment
+// SQLStore is a Store on the metadata store's serving resource records
+// (kinds "provisioned-model" and "custom-model-deployment"), so that every
+// server process sharing a database sees the same resources. Names are
+// unique per account in the database itself.
+type SQLStore struct {
+	st store.Store
 }
 
-type fileFormat struct {
-	Version     int           `json:"version"`
-	Throughputs []*Throughput `json:"throughputs"`
-	Deployments []*Deployment `json:"deployments"`
-}
+var _ Store = (*SQLStore)(nil)
 
-// OpenFileStore opens (or creates) dir/provisioning.json.
-func OpenFileStore(dir string) (*FileStore, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("provision: open store: %w", err)
-	}
-	s := &FileStore{path: filepath.Join(dir, storeFileName), pts: map[string]*Throughput{}, dps: map[string]*Deployment{}}
-	b, err := os.ReadFile(s.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return s, nil
-	}
+// NewSQLStore returns a Store on st (which may be a transaction's Store).
+func NewSQLStore(st store.Store) *SQLStore { return &SQLStore{st: st} }
+
+func (t *Throughput) resource() (*store.Resource, error) {
+	doc, err := json.Marshal(t)
 	if err != nil {
-		return nil, fmt.Errorf("provision: read %s: %w", s.path, err)
+		return nil, fmt.Errorf("provision: encode throughput %s: %w", t.ID, err)
 	}
-	var f fileFormat
-	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("provision: parse %s: %w", s.path, err)
-	}
-	if f.Version != storeFormatVersion {
-		return nil, fmt.Errorf("provision: %s: unsupported format version %d", s.path, f.Version)
-	}
-	for _, t := range f.Throughputs {
-		s.pts[t.Account+"/"+t.ID] = t
-	}
-	for _, d := range f.Deployments {
-		s.dps[d.Account+"/"+d.ID] = d
-	}
-	return s, nil
+	return &store.Resource{Kind: provisionedModelType, Account: t.Account, ID: t.ID, Name: t.Name, ARN: t.ARN,
+		Status: t.Status, Created: t.CreationTime, Modified: t.LastModifiedTime, Doc: doc}, nil
 }
 
-func (s *FileStore) save() error {
-	f := fileFormat{Version: storeFormatVersion, Throughputs: []*Throughput{}, Deployments: []*Deployment{}}
-	for _, t := range s.pts {
-		f.Throughputs = append(f.Throughputs, t)
-	}
-	for _, d := range s.dps {
-		f.Deployments = append(f.Deployments, d)
-	}
-	slices.SortFunc(f.Throughputs, func(a, b *Throughput) int { return a.CreationTime.Compare(b.CreationTime) })
-	slices.SortFunc(f.Deployments, func(a, b *Deployment) int { return a.CreatedAt.Compare(b.CreatedAt) })
-	b, err := json.MarshalIndent(f, "", "  ")
+func (d *Deployment) resource() (*store.Resource, error) {
+	doc, err := json.Marshal(d)
 	if err != nil {
-		return fmt.Errorf("provision: encode store: %w", err)
+		return nil, fmt.Errorf("provision: encode deployment %s: %w", d.ID, err)
 	}
-	return writeAtomic(s.path, b)
+	return &store.Resource{Kind: deploymentModelType, Account: d.Account, ID: d.ID, Name: d.Name, ARN: d.ARN,
+		Status: d.Status, Created: d.CreatedAt, Modified: d.LastUpdatedAt, Doc: doc}, nil
 }
 
-func writeAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".provisioning-*.tmp")
+// storeErr maps the metadata store's sentinel errors to this package's.
+func storeErr(op string, err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("provision: %s: %w (%w)", op, ErrNotFound, err)
+	case errors.Is(err, store.ErrConflict):
+		return fmt.Errorf("provision: %s: %w (%w)", op, ErrConflict, err)
+	}
+	return fmt.Errorf("provision: %s: %w", op, err)
+}
+
+func put(ctx context.Context, st store.Store, r *store.Resource, err error) error {
 	if err != nil {
-		return fmt.Errorf("provision: write %s: %w", path, err)
+		return err
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("provision: write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("provision: sync %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("provision: close %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("provision: rename %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
+	if err := st.PutResource(ctx, r); err != nil {
+		return storeErr("put "+r.Kind+" "+r.ID, err)
 	}
 	return nil
 }
 
-func clone[T any](v *T) *T {
-	c := *v
-	return &c
+func get[T any](ctx context.Context, st store.Store, kind, account, id string) (*T, error) {
+	r, err := st.GetResource(ctx, kind, account, id)
+	if err != nil {
+		return nil, storeErr("get "+kind+" "+id, err)
+	}
+	v := new(T)
+	if err := json.Unmarshal(r.Doc, v); err != nil {
+		return nil, fmt.Errorf("provision: decode %s %s: %w", kind, id, err)
+	}
+	return v, nil
+}
+
+func list[T any](ctx context.Context, st store.Store, kind, account string) ([]*T, error) {
+	rs, err := st.ListResources(ctx, kind, account)
+	if err != nil {
+		return nil, storeErr("list "+kind, err)
+	}
+	out := make([]*T, len(rs))
+	for i, r := range rs {
+		out[i] = new(T)
+		if err := json.Unmarshal(r.Doc, out[i]); err != nil {
+			return nil, fmt.Errorf("provision: decode %s %s: %w", kind, r.ID, err)
+		}
+	}
+	return out, nil
+}
+
+func del(ctx context.Context, st store.Store, kind, account, id string) error {
+	if err := st.DeleteResource(ctx, kind, account, id); err != nil {
+		return storeErr("delete "+kind+" "+id, err)
+	}
+	return nil
 }
 
 // PutThroughput inserts or replaces t.
-func (s *FileStore) PutThroughput(_ context.Context, t *Throughput) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := t.Account + "/" + t.ID
-	old := s.pts[k]
-	s.pts[k] = clone(t)
-	if err := s.save(); err != nil {
-		if old == nil {
-			delete(s.pts, k)
-		} else {
-			s.pts[k] = old
-		}
-		return err
-	}
-	return nil
+func (s *SQLStore) PutThroughput(ctx context.Context, t *Throughput) error {
+	r, err := t.resource()
+	return put(ctx, s.st, r, err)
 }
 
-// DeleteThroughput removes a record.
-func (s *FileStore) DeleteThroughput(_ context.Context, account, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := account + "/" + id
-	old, ok := s.pts[k]
-	if !ok {
-		return ErrNotFound
-	}
-	delete(s.pts, k)
-	if err := s.save(); err != nil {
-		s.pts[k] = old
-		return err
-	}
-	return nil
+// DeleteThroughput deletes a throughput.
+func (s *SQLStore) DeleteThroughput(ctx context.Context, account, id string) error {
+	return del(ctx, s.st, provisionedModelType, account, id)
 }
 
-// Throughputs returns copies of all records.
-func (s *FileStore) Throughputs(context.Context) ([]*Throughput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]*Throughput, 0, len(s.pts))
-	for _, t := range s.pts {
-		out = append(out, clone(t))
-	}
-	return out, nil
+// Throughput returns a throughput by id.
+func (s *SQLStore) Throughput(ctx context.Context, account, id string) (*Throughput, error) {
+	return get[Throughput](ctx, s.st, provisionedModelType, account, id)
+}
+
+// Throughputs lists throughputs, oldest first.
+func (s *SQLStore) Throughputs(ctx context.Context, account string) ([]*Throughput, error) {
+	return list[Throughput](ctx, s.st, provisionedModelType, account)
 }
 
 // PutDeployment inserts or replaces d.
-func (s *FileStore) PutDeployment(_ context.Context, d *Deployment) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := d.Account + "/" + d.ID
-	old := s.dps[k]
-	s.dps[k] = clone(d)
-	if err := s.save(); err != nil {
-		if old == nil {
-			delete(s.dps, k)
-		} else {
-			s.dps[k] = old
-		}
-		return err
-	}
-	return nil
+func (s *SQLStore) PutDeployment(ctx context.Context, d *Deployment) error {
+	r, err := d.resource()
+	return put(ctx, s.st, r, err)
 }
 
-// DeleteDeployment removes a record.
-func (s *FileStore) DeleteDeployment(_ context.Context, account, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := account + "/" + id
-	old, ok := s.dps[k]
-	if !ok {
-		return ErrNotFound
-	}
-	delete(s.dps, k)
-	if err := s.save(); err != nil {
-		s.dps[k] = old
-		return err
-	}
-	return nil
+// DeleteDeployment deletes a deployment.
+func (s *SQLStore) DeleteDeployment(ctx context.Context, account, id string) error {
+	return del(ctx, s.st, deploymentModelType, account, id)
 }
 
-// Deployments returns copies of all records.
-func (s *FileStore) Deployments(context.Context) ([]*Deployment, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]*Deployment, 0, len(s.dps))
-	for _, d := range s.dps {
-		out = append(out, clone(d))
-	}
-	return out, nil
+// Deployment returns a deployment by id.
+func (s *SQLStore) Deployment(ctx context.Context, account, id string) (*Deployment, error) {
+	return get[Deployment](ctx, s.st, deploymentModelType, account, id)
+}
+
+// Deployments lists deployments, oldest first.
+func (s *SQLStore) Deployments(ctx context.Context, account string) ([]*Deployment, error) {
+	return list[Deployment](ctx, s.st, deploymentModelType, account)
 }
