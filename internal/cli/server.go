@@ -27,7 +27,8 @@ func init() {
 // configFlags are the flags shared by commands that open the data dir.
 type configFlags struct {
 	file, dataDir, addr, region, db string
-	workers                         int
+	memoryBudget                    string
+	workers, maxModelUnits          int
 }
 
 func (c *configFlags) register(fs *flag.FlagSet, withServe bool) {
@@ -38,6 +39,8 @@ func (c *configFlags) register(fs *flag.FlagSet, withServe bool) {
 		fs.StringVar(&c.addr, "addr", "", "listen address HOST:PORT (env STRATA_ADDR, default 127.0.0.1:8080)")
 		fs.StringVar(&c.region, "region", "", "region (env STRATA_REGION, default us-east-1)")
 		fs.IntVar(&c.workers, "workers", -1, "jobs run at once by the in-process worker (env STRATA_WORKERS, default 1)")
+		fs.StringVar(&c.memoryBudget, "memory-budget", "", "memory for served model weights and KV cache, e.g. 48GiB (env STRATA_MEMORY_BUDGET, default 3/4 of RAM)")
+		fs.IntVar(&c.maxModelUnits, "max-model-units", 0, "per-account quota of provisioned model units (env STRATA_MAX_MODEL_UNITS, default 64)")
 	}
 }
 
@@ -60,6 +63,16 @@ func (c *configFlags) load() (config.Config, error) {
 	}
 	if c.workers >= 0 {
 		cfg.Workers = c.workers
+	}
+	if c.memoryBudget != "" {
+		n, err := config.ParseByteSize(c.memoryBudget)
+		if err != nil {
+			return cfg, fmt.Errorf("--memory-budget: %w", err)
+		}
+		cfg.MemoryBudget = n
+	}
+	if c.maxModelUnits != 0 {
+		cfg.MaxModelUnits = c.maxModelUnits
 	}
 	return cfg, cfg.Validate()
 }

@@ -151,7 +151,7 @@ func Start(ctx context.Context, cfg config.Config, o AppOptions) (*App, error) {
 		ReportPath: func(account, jobID string) string {
 			return filepath.Join(cfg.DataDir, "jobs", account, jobID, worker.ReportFile)
 		}}
-	if a.Serving, err = NewServing(runCtx, ServingConfig{DataDir: cfg.DataDir, Region: cfg.Region, Catalog: a.Catalog, Logger: log.With("component", "serving")}); err != nil {
+	if a.Serving, err = NewServing(runCtx, servingConfig(cfg, st, a.Catalog, log.With("component", "serving"))); err != nil {
 		cancel()
 		return fail(err)
 	}

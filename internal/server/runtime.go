@@ -18,6 +18,7 @@ import (
 	"github.com/strata-ml/strata/internal/apierr"
 	"github.com/strata-ml/strata/internal/awsproto"
 	"github.com/strata-ml/strata/internal/catalog"
+	"github.com/strata-ml/strata/internal/config"
 	"github.com/strata-ml/strata/internal/eventstream"
 	"github.com/strata-ml/strata/internal/inference"
 	"github.com/strata-ml/strata/internal/inference/provision"
@@ -38,21 +39,37 @@ type Serving struct {
 
 // ServingConfig configures NewServing.
 type ServingConfig struct {
-	DataDir  string
-	Region   string
-	Catalog  *catalog.Catalog
+	DataDir string
+	Region  string
+	Catalog *catalog.Catalog
+	// Store keeps the Provisioned Throughput and deployment records.
+	Store store.Store
+	// Registry holds the memory budget (0: three quarters of the machine's
+	// memory), the model unit and the load wait (0: fail at once).
 	Registry inference.RegistryConfig
 	// Timeout bounds one invocation (default 10 minutes).
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// MaxUnitsPerAccount is the per-account model unit quota (default 64).
+	MaxUnitsPerAccount int
+	Logger             *slog.Logger
 }
 
 // NewServing builds the serving side and restores the Provisioned
-// Throughputs and deployments recorded under DataDir/serving.
+// Throughputs and deployments recorded in the metadata store, first
+// importing those of an earlier version's DataDir/serving/provisioning.json.
 func NewServing(ctx context.Context, cfg ServingConfig) (*Serving, error) {
-	st, err := provision.OpenFileStore(filepath.Join(cfg.DataDir, "serving"))
+	if cfg.Store == nil {
+		return nil, errors.New("server: serving needs the metadata store")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	n, err := provision.ImportFile(ctx, filepath.Join(cfg.DataDir, "serving"), cfg.Store)
 	if err != nil {
 		return nil, err
+	}
+	if n > 0 {
+		cfg.Logger.Info("imported serving records into the metadata store", "records", n, "file", filepath.Join(cfg.DataDir, "serving", provision.ImportedFileName))
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Minute
@@ -61,19 +78,29 @@ func NewServing(ctx context.Context, cfg ServingConfig) (*Serving, error) {
 	if cfg.Registry.MemoryBudget == 0 {
 		cfg.Registry.MemoryBudget = defaultMemoryBudget()
 	}
-	if cfg.Registry.LoadWait == 0 {
-		// A first on-demand request waits this long for the weights to
-		// load before ModelNotReadyException.
-		cfg.Registry.LoadWait = 60 * time.Second
-	}
 	reg := inference.NewRegistry(cfg.Registry)
 	res := &CatalogResolver{Catalog: cfg.Catalog, Region: cfg.Region}
-	ps := provision.New(provision.Config{Region: cfg.Region, Logger: cfg.Logger}, st, reg, res)
+	ps := provision.New(provision.Config{Region: cfg.Region, MaxUnitsPerAccount: cfg.MaxUnitsPerAccount, Logger: cfg.Logger},
+		provision.NewSQLStore(cfg.Store), reg, res)
 	if err := ps.Restore(ctx); err != nil {
 		reg.Close()
 		return nil, err
 	}
 	return &Serving{Registry: reg, Provision: ps, Resolver: res, Timeout: cfg.Timeout}, nil
+}
+
+// servingConfig maps the server settings to the serving side's.
+func servingConfig(cfg config.Config, st store.Store, cat *catalog.Catalog, log *slog.Logger) ServingConfig {
+	return ServingConfig{
+		DataDir: cfg.DataDir, Region: cfg.Region, Catalog: cat, Store: st, Logger: log,
+		Registry: inference.RegistryConfig{
+			MemoryBudget: int64(cfg.MemoryBudget),
+			Unit:         inference.Unit{Seqs: cfg.ModelUnitSequences, KVTokens: cfg.ModelUnitKVTokens},
+			LoadWait:     time.Duration(cfg.ModelLoadWait),
+		},
+		Timeout:            time.Duration(cfg.InvokeTimeout),
+		MaxUnitsPerAccount: cfg.MaxModelUnits,
+	}
 }
 
 // defaultMemoryBudget is three quarters of the machine's memory (from

@@ -77,11 +77,7 @@ func newRuntimeEnv(t *testing.T, timeout time.Duration) *rtEnv {
 	m := inferencetest.NewModel()
 	res := &rtResolver{model: m}
 	reg := inference.NewRegistry(inference.RegistryConfig{LoadWait: 10 * time.Second})
-	pst, err := provision.OpenFileStore(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps := provision.New(provision.Config{Region: "us-east-1"}, pst, reg, res)
+	ps := provision.New(provision.Config{Region: "us-east-1"}, provision.NewSQLStore(st), reg, res)
 	sv := &Serving{Registry: reg, Provision: ps, Resolver: res, Timeout: timeout}
 	t.Cleanup(sv.Close)
 	auth := authFunc(func(r *http.Request) (Identity, error) { return Identity{Account: testAccount, Method: "test"}, nil })

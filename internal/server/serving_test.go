@@ -1,0 +1,77 @@
+package server
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/strata-ml/strata/internal/catalog"
+	"github.com/strata-ml/strata/internal/config"
+	"github.com/strata-ml/strata/internal/inference"
+	"github.com/strata-ml/strata/internal/inference/provision"
+	"github.com/strata-ml/strata/internal/store/sqlstore"
+)
+
+// TestServingConfig maps every serving setting onto the serving side.
+func TestServingConfig(t *testing.T) {
+	cfg := config.Default()
+	cfg.MemoryBudget, cfg.InvokeTimeout, cfg.ModelLoadWait = 3<<30, config.Duration(time.Minute), 0
+	cfg.ModelUnitSequences, cfg.ModelUnitKVTokens, cfg.MaxModelUnits = 8, 2048, 5
+	sc := servingConfig(cfg, nil, nil, nil)
+	want := inference.RegistryConfig{MemoryBudget: 3 << 30, Unit: inference.Unit{Seqs: 8, KVTokens: 2048}}
+	if sc.Registry.MemoryBudget != want.MemoryBudget || sc.Registry.Unit != want.Unit || sc.Registry.LoadWait != 0 ||
+		sc.Timeout != time.Minute || sc.MaxUnitsPerAccount != 5 {
+		t.Errorf("servingConfig = %+v", sc)
+	}
+}
+
+// TestNewServingImportsFile upgrades a data dir whose serving records are
+// still in serving/provisioning.json: NewServing moves them into the
+// metadata store once, and they survive the next start.
+func TestNewServingImportsFile(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	now := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+	legacy := map[string]any{"version": 1,
+		"throughputs": []*provision.Throughput{{ID: "pt0000000001", Account: testAccount, Name: "old-pt", Status: provision.PTFailed,
+			ARN: "arn:aws:bedrock:us-east-1:" + testAccount + ":provisioned-model/pt0000000001", FailureMessage: "gone",
+			ModelUnits: 1, DesiredModelUnits: 1, CreationTime: now, LastModifiedTime: now}},
+		"deployments": []*provision.Deployment{{ID: "dp0000000001", Account: testAccount, Name: "old-dp", Status: provision.DeployFailed,
+			ARN: "arn:aws:bedrock:us-east-1:" + testAccount + ":custom-model-deployment/dp0000000001", CreatedAt: now}},
+	}
+	b, _ := json.Marshal(legacy)
+	if err := os.MkdirAll(filepath.Join(dir, "serving"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "serving", provision.LegacyFileName), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for start := range 2 {
+		st, err := sqlstore.Open(ctx, filepath.Join(dir, "strata.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sv, err := NewServing(ctx, ServingConfig{DataDir: dir, Region: "us-east-1", Catalog: catalog.New(st), Store: st})
+		if err != nil {
+			t.Fatalf("start %d: %v", start, err)
+		}
+		pts, err := sv.Provision.ListThroughputs(ctx, testAccount)
+		if err != nil || len(pts) != 1 || pts[0].Name != "old-pt" || pts[0].FailureMessage != "gone" || !pts[0].CreationTime.Equal(now) {
+			t.Errorf("start %d: throughputs = %+v, %v", start, pts, err)
+		}
+		dps, err := sv.Provision.ListDeployments(ctx, testAccount)
+		if err != nil || len(dps) != 1 || dps[0].Name != "old-dp" {
+			t.Errorf("start %d: deployments = %+v, %v", start, dps, err)
+		}
+		sv.Close()
+		st.Close()
+		if _, err := os.Stat(filepath.Join(dir, "serving", provision.LegacyFileName)); !os.IsNotExist(err) {
+			t.Errorf("start %d: provisioning.json still there (%v)", start, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "serving", provision.ImportedFileName)); err != nil {
+		t.Error(err)
+	}
+}
