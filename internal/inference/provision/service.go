@@ -369,7 +369,7 @@ func (s *Service) ModelInUse(ctx context.Context, account, modelARN string) (str
 		return "", fmt.Errorf("provision: model in use: %w", err)
 	}
 	for _, t := range pts {
-		if (t.ModelARN == modelARN || t.DesiredModelARN == modelARN) {
+		if t.ModelARN == modelARN || t.DesiredModelARN == modelARN {
 			return t.ARN, nil
 		}
 	}
@@ -378,7 +378,7 @@ func (s *Service) ModelInUse(ctx context.Context, account, modelARN string) (str
 		return "", fmt.Errorf("provision: model in use: %w", err)
 	}
 	for _, d := range dps {
-		if (d.ModelARN == modelARN || d.UpdateModelARN == modelARN && d.UpdateStatus == UpdateUpdating) {
+		if d.ModelARN == modelARN || d.UpdateModelARN == modelARN && d.UpdateStatus == UpdateUpdating {
 			return d.ARN, nil
 		}
 	}
