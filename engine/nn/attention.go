@@ -306,10 +306,24 @@ func AttentionBackward(dq, dk, dv, do, o, lse, q, k, v []float32, seg, segLo []i
 // include the new ones), for inference.
 //
 //	q (nq, H·D)  k, v (nk, Hkv·D)  o (nq, H·D)
+//
+// One new query (decoding) takes a direct path: per head, dot products
+// with the visible keys, a softmax and a weighted sum of values, with no
+// tiles and no per-call GEMM setup (see attendOne).
 func AttentionCached(o, q, k, v []float32, nq, nk, qOff, h, hkv, d, window int) {
 	hd, kd := h*d, hkv*d
 	scale := float32(1 / math.Sqrt(float64(d)))
 	group := h / hkv
+	if nq == 1 {
+		klo, khi := 0, min(nk, qOff+1)
+		if window > 0 {
+			klo = max(0, qOff-window+1)
+		}
+		compute.Parallel(h, func(lo, hi int) {
+			attendOne(o, q, k, v, lo, hi, klo, khi, group, d, hd, kd, scale)
+		})
+		return
+	}
 	compute.Parallel(h, func(lo, hi int) {
 		a := newHeadArgsRows(d, nq)
 		for hh := lo; hh < hi; hh++ {
@@ -321,4 +335,37 @@ func AttentionCached(o, q, k, v []float32, nq, nk, qOff, h, hkv, d, window int) 
 			a.forward()
 		}
 	})
+}
+
+// attendOne computes heads [hlo, hhi) of one query row q (H·D) against keys
+// and values [klo, khi) of k, v (rows of kd floats), into o.
+func attendOne(o, q, k, v []float32, hlo, hhi, klo, khi, group, d, hd, kd int, scale float32) {
+	if khi <= klo {
+		clear(o[hlo*d : hhi*d])
+		return
+	}
+	var stack [512]float32
+	s := stack[:0]
+	if n := khi - klo; n <= len(stack) {
+		s = stack[:n]
+	} else {
+		s = make([]float32, n)
+	}
+	for hh := hlo; hh < hhi; hh++ {
+		qh := q[hh*d : hh*d+d]
+		off := hh / group * d
+		mx := float32(math.Inf(-1))
+		for j := klo; j < khi; j++ {
+			x := scale * compute.Sdot(qh, k[j*kd+off:j*kd+off+d])
+			s[j-klo] = x
+			mx = max(mx, x)
+		}
+		sum := ExpSubSum(s, s, mx)
+		oh := o[hh*d : hh*d+d]
+		clear(oh)
+		for j := klo; j < khi; j++ {
+			compute.Saxpy(s[j-klo], v[j*kd+off:j*kd+off+d], oh)
+		}
+		compute.Scale(1/sum, oh)
+	}
 }

@@ -169,3 +169,37 @@ func TestAttention(t *testing.T) {
 		})
 	}
 }
+
+// TestAttentionCached checks inference attention against the float64
+// reference (tolerance 1e-5 of the largest output): the cache holds T tokens, of which
+// the last nq are the new queries; nq = 1 is the decoding path, longer
+// contexts than its stack buffer included.
+func TestAttentionCached(t *testing.T) {
+	tests := []struct {
+		name string
+		s    AttnShape
+		nq   int
+	}{
+		{"decode-mha", AttnShape{B: 1, T: 6, H: 2, Hkv: 2, D: 4}, 1},
+		{"decode-gqa", AttnShape{B: 1, T: 9, H: 6, Hkv: 2, D: 8}, 1},
+		{"decode-window", AttnShape{B: 1, T: 12, H: 4, Hkv: 2, D: 4, Window: 5}, 1},
+		{"decode-first-token", AttnShape{B: 1, T: 1, H: 4, Hkv: 1, D: 4}, 1},
+		{"decode-long", AttnShape{B: 1, T: 700, H: 4, Hkv: 2, D: 8}, 1},
+		{"decode-long-window", AttnShape{B: 1, T: 700, H: 4, Hkv: 2, D: 8, Window: 600}, 1},
+		{"chunk", AttnShape{B: 1, T: 20, H: 4, Hkv: 2, D: 4}, 7},
+		{"chunk-window", AttnShape{B: 1, T: 90, H: 2, Hkv: 1, D: 4, Window: 40}, 33},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(3, 4))
+			s := tt.s
+			q, k, v := randVec(r, s.T*s.H*s.D, 1), randVec(r, s.T*s.Hkv*s.D, 1), randVec(r, s.T*s.Hkv*s.D, 1)
+			want := refAttention(to64(q), to64(k), to64(v), nil, s)
+			hd := s.H * s.D
+			p0 := s.T - tt.nq
+			o := make([]float32, tt.nq*hd)
+			AttentionCached(o, q[p0*hd:], k, v, tt.nq, s.T, p0, s.H, s.Hkv, s.D, s.Window)
+			checkClose(t, "o", o, want[p0*hd:], 1e-5)
+		})
+	}
+}
