@@ -83,12 +83,17 @@ type gemm struct {
 	ldb            int
 	c              []float32
 	ldc            int
+
+	// preB, if not nil, is all of op(B) packed once for the threads of a
+	// row-split call (nr-column panels of depth k), used instead of packing
+	// B again in every slab.
+	preB []float32
 }
 
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C on p's threads. See the
 // package-level Sgemm.
 func (p *Pool) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	g := gemm{transA, transB, m, n, k, alpha, beta, a, lda, b, ldb, c, ldc}
+	g := gemm{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc}
 	g.check()
 	if m == 0 || n == 0 {
 		return
@@ -197,6 +202,16 @@ func (p *Pool) sgemmParallel(g *gemm, t int) {
 	}
 	units := (g.m + mr - 1) / mr
 	slabs := min(units, tasksPerThread*t)
+	if g.sharesB() {
+		// Every slab would pack the same narrow B: pack it once.
+		shared := p.getBuf()
+		defer p.putBuf(shared)
+		shared.b = grow(shared.b, g.k*roundUp(g.n, nr))
+		g.packB(shared.b, 0, g.k, 0, g.n)
+		gg := *g
+		gg.preB = shared.b
+		g = &gg
+	}
 	p.parallel(slabs, slabs, func(lo, hi int) {
 		buf := p.getBuf()
 		for s := lo; s < hi; s++ {
@@ -204,6 +219,14 @@ func (p *Pool) sgemmParallel(g *gemm, t int) {
 		}
 		p.putBuf(buf)
 	})
+}
+
+// sharesB reports whether the slabs of a row split would each pack all of
+// B as one block (a narrow B, taken in one depth block because A is read in
+// place, and not read in place itself): see run.
+func (g *gemm) sharesB() bool {
+	return g.n <= skinny && g.k*roundUp(g.n, nr) <= inPlaceBFloats &&
+		(g.transB || g.ldb > skinny)
 }
 
 // splitN is sgemmParallel's column split with a shared packed A.
@@ -408,7 +431,12 @@ func (g *gemm) run(buf *gemmBuf, i0, i1, j0, j1 int, pre *packedA) {
 			if pc > 0 {
 				md = betaOne
 			}
-			if !bInPlace {
+			bblk := buf.b
+			switch {
+			case bInPlace:
+			case g.preB != nil && kb == g.k && jc == 0 && nb == g.n:
+				bblk = g.preB
+			default:
 				g.packB(buf.b, pc, kb, jc, nb)
 			}
 			for ic := i0; ic < i1; ic += mc {
@@ -422,10 +450,10 @@ func (g *gemm) run(buf *gemmBuf, i0, i1, j0, j1 int, pre *packedA) {
 					ablk = buf.a
 				}
 				if aInPlace {
-					g.macroStrips(buf, ic, mb, jc, nb, pc, kb, md, bInPlace)
+					g.macroStrips(buf, bblk, ic, mb, jc, nb, pc, kb, md, bInPlace)
 					continue
 				}
-				g.macro(buf, ablk, ic, mb, jc, nb, pc, kb, md, bInPlace)
+				g.macro(buf, ablk, bblk, ic, mb, jc, nb, pc, kb, md, bInPlace)
 			}
 		}
 	}
@@ -434,8 +462,9 @@ func (g *gemm) run(buf *gemmBuf, i0, i1, j0, j1 int, pre *packedA) {
 func roundUp(x, m int) int { return (x + m - 1) / m * m }
 
 // macro runs the micro-kernel over the mb×nb block of C at (ic, jc) for
-// depth [pc, pc+kb). ablk is the packed A block, or nil to read A in place.
-func (g *gemm) macro(buf *gemmBuf, ablk []float32, ic, mb, jc, nb, pc, kb, mode int, bInPlace bool) {
+// depth [pc, pc+kb). ablk is the packed A block, or nil to read A in place;
+// bblk is the packed B block (unused when B is read in place).
+func (g *gemm) macro(buf *gemmBuf, ablk, bblk []float32, ic, mb, jc, nb, pc, kb, mode int, bInPlace bool) {
 	aInPlace := ablk == nil
 	for jr := 0; jr < nb; jr += nr {
 		nn := min(nr, nb-jr)
@@ -443,7 +472,7 @@ func (g *gemm) macro(buf *gemmBuf, ablk []float32, ic, mb, jc, nb, pc, kb, mode 
 		rsb := nr
 		switch {
 		case !bInPlace:
-			bp = buf.b[jr*kb:]
+			bp = bblk[jr*kb:]
 		case nn == nr:
 			bp = g.b[pc*g.ldb+jc+jr:]
 			rsb = g.ldb
@@ -485,7 +514,7 @@ func (g *gemm) macro(buf *gemmBuf, ablk []float32, ic, mb, jc, nb, pc, kb, mode 
 // strip is still in L1, so that A (a weight matrix when decoding) streams
 // from memory once at full length instead of once per B panel in short
 // kc-long pieces.
-func (g *gemm) macroStrips(buf *gemmBuf, ic, mb, jc, nb, pc, kb, mode int, bInPlace bool) {
+func (g *gemm) macroStrips(buf *gemmBuf, bblk []float32, ic, mb, jc, nb, pc, kb, mode int, bInPlace bool) {
 	var panels [skinny / nr]struct {
 		b       []float32
 		rsb, nn int
@@ -498,7 +527,7 @@ func (g *gemm) macroStrips(buf *gemmBuf, ic, mb, jc, nb, pc, kb, mode int, bInPl
 		pn.nn, pn.rsb = nn, nr
 		switch {
 		case !bInPlace:
-			pn.b = buf.b[jr*kb:]
+			pn.b = bblk[jr*kb:]
 		case nn == nr:
 			pn.b, pn.rsb = g.b[pc*g.ldb+jc+jr:], g.ldb
 		default:

@@ -183,6 +183,7 @@ func TestSgemmBlocks(t *testing.T) {
 		{16, 130, 700},  // few rows edge
 		{300, 20, 2100}, // skinny n with k past the in-place B bound
 		{700, 1, 300},   // matrix × vector
+		{770, 33, 768},  // decode-like W·Xᵀ: the row slabs share one packed B
 	}
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, threads := range []int{1, 2, 3} {
