@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/strata-ml/strata/internal/apierr"
+	"github.com/strata-ml/strata/internal/inference"
 )
 
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -243,4 +245,37 @@ func FuzzParseLegacy(f *testing.F) {
 			}
 		}
 	})
+}
+
+// blindStore lists nothing, as a store looks to a server process that
+// checked names just before another process created the same one.
+type blindStore struct{ Store }
+
+func (blindStore) Throughputs(context.Context, string) ([]*Throughput, error) { return nil, nil }
+func (blindStore) Deployments(context.Context, string) ([]*Deployment, error) { return nil, nil }
+
+// TestNameRace relies on the database, not the service's own check, for
+// name uniqueness: the loser of a race gets ValidationException.
+func TestNameRace(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	s1, _ := newService(t, dir, &fakeResolver{})
+	if _, err := s1.CreateThroughput(ctx, acct, CreateThroughputInput{Name: "race", ModelID: fmARN, ModelUnits: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s1.CreateDeployment(ctx, acct, CreateDeploymentInput{Name: "race", ModelARN: cm1ARN}); err != nil {
+		t.Fatal(err)
+	}
+	reg := inference.NewRegistry(inference.RegistryConfig{Unit: inference.Unit{Seqs: 2, KVTokens: 64}})
+	s2 := New(Config{Region: "us-east-1"}, blindStore{openStore(t, dir)}, reg, &fakeResolver{})
+	t.Cleanup(func() { s2.Close(); reg.Close() })
+	if _, err := s2.CreateThroughput(ctx, acct, CreateThroughputInput{Name: "race", ModelID: fmARN, ModelUnits: 1}); !apierr.Is(err, apierr.Validation) {
+		t.Errorf("throughput name race: %v, want ValidationException", err)
+	}
+	if _, err := s2.CreateDeployment(ctx, acct, CreateDeploymentInput{Name: "race", ModelARN: cm1ARN}); !apierr.Is(err, apierr.Validation) {
+		t.Errorf("deployment name race: %v, want ValidationException", err)
+	}
+	if all, _ := s1.ListThroughputs(ctx, acct); len(all) != 1 {
+		t.Errorf("throughputs after the race = %d, want 1", len(all))
+	}
 }
