@@ -97,7 +97,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *describe {
 		for _, s := range config.Describe() {
-			fmt.Fprintf(stdout, "%-16s %-26s %-26s %s\n", s.Key, s.Env, s.Default, s.Help)
+			fmt.Fprintf(stdout, "%-18s %-28s %-24s %s\n", s.Key, s.Env, s.Default, s.Help)
 		}
 		return nil
 	}
