@@ -90,6 +90,9 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 		g.seqs = append(g.seqs, i)
 		g.rows += off[i+1] - off[i]
 	}
+	if len(sb.lora) < len(groups) {
+		sb.lora = append(sb.lora, make([]loraBuf, len(groups)-len(sb.lora))...)
+	}
 	proj := func(y, xin []float32, l int, mod lora.Module) {
 		in, out := projShape(cfg, mod)
 		L := m.Layers[l]
@@ -98,29 +101,14 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 			bias = L.Bias[mod].F32
 		}
 		sb.linear(y, xin, L.Proj[mod].data(&m.wbuf), bias, n, in, out)
-		for _, g := range groups {
-			pr := g.a.Pair(l, mod)
-			if pr == nil {
-				continue
+		// The groups' low-rank products are small and independent: one
+		// group per thread at a time (a lone group's products split over
+		// the threads themselves).
+		compute.Parallel(len(groups), func(lo, hi int) {
+			for gi := lo; gi < hi; gi++ {
+				addLoRA(y, xin, groups[gi].a, groups[gi].seqs, groups[gi].rows, off, l, mod, in, out, &sb.lora[gi])
 			}
-			r := g.a.Config.Rank
-			sb.xg, sb.lu, sb.dg = grow(sb.xg, g.rows*in), grow(sb.lu, g.rows*r), grow(sb.dg, g.rows*out)
-			xg, lu, dg := sb.xg, sb.lu, sb.dg
-			k := 0
-			for _, i := range g.seqs { // gather the group's rows
-				k += copy(xg[k:], xin[off[i]*in:off[i+1]*in])
-			}
-			compute.Sgemm(false, true, g.rows, r, in, 1, xg, in, pr.A, in, 0, lu, r)
-			compute.Sgemm(false, true, g.rows, out, r, g.a.Config.Scale(), lu, r, pr.B, r, 0, dg, out)
-			k = 0
-			for _, i := range g.seqs { // scatter-add the deltas
-				yy := y[off[i]*out : off[i+1]*out]
-				for j := range yy {
-					yy[j] += dg[k+j]
-				}
-				k += len(yy)
-			}
-		}
+		})
 	}
 	for l, L := range m.Layers {
 		nn.RMSNorm(h, nil, x, L.AttnNorm.F32, n, c, cfg.RMSNormEps)
@@ -182,6 +170,41 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 		ri += cnt
 	}
 	return out, nil
+}
+
+// addLoRA adds adapter a's delta, scale·(x·Aᵀ)·Bᵀ, for module mod of layer
+// l to the rows of y (n×out) of the sequences seqs (rows of them in all;
+// off holds each sequence's first row). A single sequence's rows are
+// contiguous and used in place; several are gathered into buf first.
+func addLoRA(y, xin []float32, a *lora.Adapter, seqs []int, rows int, off []int, l int, mod lora.Module, in, out int, buf *loraBuf) {
+	pr := a.Pair(l, mod)
+	if pr == nil {
+		return
+	}
+	r := a.Config.Rank
+	buf.lu = grow(buf.lu, rows*r)
+	if len(seqs) == 1 {
+		i := seqs[0]
+		compute.Sgemm(false, true, rows, r, in, 1, xin[off[i]*in:], in, pr.A, in, 0, buf.lu, r)
+		compute.Sgemm(false, true, rows, out, r, a.Config.Scale(), buf.lu, r, pr.B, r, 1, y[off[i]*out:], out)
+		return
+	}
+	buf.xg, buf.dg = grow(buf.xg, rows*in), grow(buf.dg, rows*out)
+	xg, lu, dg := buf.xg, buf.lu, buf.dg
+	k := 0
+	for _, i := range seqs { // gather the group's rows
+		k += copy(xg[k:], xin[off[i]*in:off[i+1]*in])
+	}
+	compute.Sgemm(false, true, rows, r, in, 1, xg, in, pr.A, in, 0, lu, r)
+	compute.Sgemm(false, true, rows, out, r, a.Config.Scale(), lu, r, pr.B, r, 0, dg, out)
+	k = 0
+	for _, i := range seqs { // scatter-add the deltas
+		yy := y[off[i]*out : off[i+1]*out]
+		for j := range yy {
+			yy[j] += dg[k+j]
+		}
+		k += len(yy)
+	}
 }
 
 // grow returns b resized to n, reallocating only when too small.

@@ -21,11 +21,17 @@ const (
 type stepBuf struct {
 	x, h, q, k, v, att, gate, up []float32
 	yt                           []float32 // transposed product (linear)
-	xg, lu, dg                   []float32 // adapter gather, low-rank, delta
+	lora                         []loraBuf // one per adapter group
 	hs                           []float32 // final hidden rows
 	off                          []int
 	tokens, pos                  []int32
 	rows                         []int
+}
+
+// loraBuf is one adapter group's scratch: its gathered input rows, their
+// low-rank projection and the delta to add.
+type loraBuf struct {
+	xg, lu, dg []float32
 }
 
 func (m *Model) getStepBuf() *stepBuf {
