@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"sync"
 	"strconv"
 
 	"github.com/strata-ml/strata/engine/safetensors"
@@ -154,6 +155,9 @@ type Pair struct {
 	A            []float32 // (r, in)
 	B            []float32 // (out, r)
 	GradA, GradB []float32 // same shapes, nil unless EnableGrad
+	// BT is B transposed (r, out), kept for serving by
+	// Adapter.PrepareServing; nil otherwise.
+	BT []float32
 }
 
 // Adapter is a set of Pairs over the L layers of one base model.
@@ -161,6 +165,33 @@ type Adapter struct {
 	Config    Config
 	BaseModel string              // base_model_name_or_path written to adapter_config.json
 	Layers    [][NumModules]*Pair // (L) per layer, nil where not targeted
+
+	serving sync.Once
+}
+
+// PrepareServing readies a for inference, once: each pair also keeps Bᵀ
+// (Pair.BT), with which a decoding step adds a few rows' low-rank delta as
+// r row updates of length out rather than out dot products of length r.
+// Call it only once the adapter's weights no longer change (never while
+// training it: BT would go stale). It is safe for concurrent use.
+func (a *Adapter) PrepareServing() {
+	a.serving.Do(func() {
+		r := a.Config.Rank
+		for _, layer := range a.Layers {
+			for _, p := range layer {
+				if p == nil {
+					continue
+				}
+				bt := make([]float32, len(p.B))
+				for o := range p.Out {
+					for j := range r {
+						bt[j*p.Out+o] = p.B[o*r+j]
+					}
+				}
+				p.BT = bt
+			}
+		}
+	})
 }
 
 // ShapeFunc returns a module's (in, out) widths for the base model.

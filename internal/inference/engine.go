@@ -258,6 +258,9 @@ func (e *Engine) Submit(ctx context.Context, r SeqRequest) (*Stream, error) {
 	if err := r.Sampling.Validate(); err != nil {
 		return nil, apierr.Wrap(apierr.Validation, "Invalid sampling parameters.", err)
 	}
+	if r.Adapter != nil {
+		r.Adapter.PrepareServing() // once per adapter; it is not trained while served
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {

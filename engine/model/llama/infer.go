@@ -183,10 +183,20 @@ func addLoRA(y, xin []float32, a *lora.Adapter, seqs []int, rows int, off []int,
 	}
 	r := a.Config.Rank
 	buf.lu = grow(buf.lu, rows*r)
+	// up computes dst = scale·lu·Bᵀ + beta·dst, from Bᵀ when the adapter
+	// keeps it (Adapter.PrepareServing): a few rows are then r row updates
+	// instead of out dot products of length r.
+	up := func(lu []float32, beta float32, dst []float32) {
+		if pr.BT != nil {
+			compute.Sgemm(false, false, rows, out, r, a.Config.Scale(), lu, r, pr.BT, out, beta, dst, out)
+			return
+		}
+		compute.Sgemm(false, true, rows, out, r, a.Config.Scale(), lu, r, pr.B, r, beta, dst, out)
+	}
 	if len(seqs) == 1 {
 		i := seqs[0]
 		compute.Sgemm(false, true, rows, r, in, 1, xin[off[i]*in:], in, pr.A, in, 0, buf.lu, r)
-		compute.Sgemm(false, true, rows, out, r, a.Config.Scale(), buf.lu, r, pr.B, r, 1, y[off[i]*out:], out)
+		up(buf.lu, 1, y[off[i]*out:])
 		return
 	}
 	buf.xg, buf.dg = grow(buf.xg, rows*in), grow(buf.dg, rows*out)
@@ -196,7 +206,7 @@ func addLoRA(y, xin []float32, a *lora.Adapter, seqs []int, rows int, off []int,
 		k += copy(xg[k:], xin[off[i]*in:off[i+1]*in])
 	}
 	compute.Sgemm(false, true, rows, r, in, 1, xg, in, pr.A, in, 0, lu, r)
-	compute.Sgemm(false, true, rows, out, r, a.Config.Scale(), lu, r, pr.B, r, 0, dg, out)
+	up(lu, 0, dg)
 	k = 0
 	for _, i := range seqs { // scatter-add the deltas
 		yy := y[off[i]*out : off[i+1]*out]

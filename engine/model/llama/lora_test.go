@@ -1,6 +1,7 @@
 package llama
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -31,63 +32,73 @@ func TestStepAdaptersAndMerge(t *testing.T) {
 	f := loadFixture(t, "qwen2")
 	m := loadParityModel(t, f)
 	b := f.batch()
+	// Unprepared adapters use B; prepared ones (as served) use Bᵀ.
+	for _, prepared := range []bool{false, true} {
+		t.Run(fmt.Sprintf("prepared=%v", prepared), func(t *testing.T) {
+			a1 := randomAdapter(t, m, lora.Config{Rank: 3, Alpha: 6}, 1)
+			a2 := randomAdapter(t, m, lora.Config{Rank: 2, Alpha: 8, RSLoRA: true, TargetModules: []string{"v_proj", "up_proj"}}, 2)
+			if prepared {
+				a1.PrepareServing()
+				a2.PrepareServing()
+			}
+			adapters := []*lora.Adapter{a1, nil, a2, a1} // the first and last share an adapter
+			rows := [][]int32{b.Tokens[:b.T], b.Tokens[b.T : 2*b.T], b.Tokens[3 : 3+b.T], b.Tokens[5 : 5+b.T]}
+			v := m.cfg.VocabSize
+			// Batched: prefill 6 tokens each (lengths differ: third prefills 4), then decode.
+			seqs := make([]model.Seq, len(rows))
+			for i := range seqs {
+				n := 6
+				if i == 2 {
+					n = 4
+				}
+				seqs[i] = model.Seq{Tokens: rows[i][:n], Cache: m.NewCache(), Adapter: adapters[i], AllLogits: true}
+			}
+			got := make([][]float32, len(rows))
+			done := make([]int, len(rows))
+			for {
+				active := []int{}
+				var batch []model.Seq
+				for i := range seqs {
+					if done[i] < b.T {
+						active = append(active, i)
+						batch = append(batch, seqs[i])
+					}
+				}
+				if len(batch) == 0 {
+					break
+				}
+				out, err := m.Step(batch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for k, i := range active {
+					got[i] = append(got[i], out[k]...)
+					done[i] += len(seqs[i].Tokens)
+					if done[i] < b.T {
+						seqs[i].Tokens = rows[i][done[i] : done[i]+1]
+					}
+				}
+			}
+			for i, a := range adapters {
+				mm := loadParityModel(t, f)
+				if a != nil {
+					if err := MergeInto(mm, a); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := mm.Logits(&model.Batch{B: 1, T: b.T, Tokens: rows[i]})
+				if err != nil {
+					t.Fatal(err)
+				}
+				d, s := maxAbsDiff(got[i], want)
+				t.Logf("seq %d: max|diff| vs merged %.3g", i, d)
+				if d > 2e-5*(1+s) || len(got[i]) != b.T*v {
+					t.Errorf("seq %d: Step logits differ from merged model by %.3g", i, d)
+				}
+			}
+		})
+	}
 	a1 := randomAdapter(t, m, lora.Config{Rank: 3, Alpha: 6}, 1)
-	a2 := randomAdapter(t, m, lora.Config{Rank: 2, Alpha: 8, RSLoRA: true, TargetModules: []string{"v_proj", "up_proj"}}, 2)
-	adapters := []*lora.Adapter{a1, nil, a2, a1} // the first and last share an adapter
-	rows := [][]int32{b.Tokens[:b.T], b.Tokens[b.T : 2*b.T], b.Tokens[3 : 3+b.T], b.Tokens[5 : 5+b.T]}
-	v := m.cfg.VocabSize
-	// Batched: prefill 6 tokens each (lengths differ: third prefills 4), then decode.
-	seqs := make([]model.Seq, len(rows))
-	for i := range seqs {
-		n := 6
-		if i == 2 {
-			n = 4
-		}
-		seqs[i] = model.Seq{Tokens: rows[i][:n], Cache: m.NewCache(), Adapter: adapters[i], AllLogits: true}
-	}
-	got := make([][]float32, len(rows))
-	done := make([]int, len(rows))
-	for {
-		active := []int{}
-		var batch []model.Seq
-		for i := range seqs {
-			if done[i] < b.T {
-				active = append(active, i)
-				batch = append(batch, seqs[i])
-			}
-		}
-		if len(batch) == 0 {
-			break
-		}
-		out, err := m.Step(batch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k, i := range active {
-			got[i] = append(got[i], out[k]...)
-			done[i] += len(seqs[i].Tokens)
-			if done[i] < b.T {
-				seqs[i].Tokens = rows[i][done[i] : done[i]+1]
-			}
-		}
-	}
-	for i, a := range adapters {
-		mm := loadParityModel(t, f)
-		if a != nil {
-			if err := MergeInto(mm, a); err != nil {
-				t.Fatal(err)
-			}
-		}
-		want, err := mm.Logits(&model.Batch{B: 1, T: b.T, Tokens: rows[i]})
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, s := maxAbsDiff(got[i], want)
-		t.Logf("seq %d: max|diff| vs merged %.3g", i, d)
-		if d > 2e-5*(1+s) || len(got[i]) != b.T*v {
-			t.Errorf("seq %d: Step logits differ from merged model by %.3g", i, d)
-		}
-	}
 	// The adapter attached for training gives the same forward as merging.
 	mt := loadParityModel(t, f)
 	if err := mt.AttachLoRA(a1); err != nil {
