@@ -27,8 +27,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sync"
 	"strconv"
+	"sync"
 
 	"github.com/strata-ml/strata/engine/safetensors"
 )
