@@ -63,6 +63,7 @@ type gemmBuf struct {
 	bEdge  []float32 // one zero-padded B panel for in-place edges
 	swapB  []float32 // op(A)ᵀ padded to nr columns (sgemmSwapped)
 	swapC  []float32 // the swapped product, nr columns (sgemmSwapped)
+	wide   []float32 // a block of widened bfloat16 weights (SgemmBF16)
 }
 
 func grow(s []float32, n int) []float32 {
