@@ -100,7 +100,7 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 		if L.Bias[mod] != nil {
 			bias = L.Bias[mod].F32
 		}
-		sb.linear(y, xin, L.Proj[mod].data(&m.wbuf), bias, n, in, out)
+		sb.linearW(y, xin, L.Proj[mod], bias, n, in, out)
 		// The groups' low-rank products are small and independent: one
 		// group per thread at a time (a lone group's products split over
 		// the threads themselves).
@@ -158,7 +158,7 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 	}
 	nn.RMSNorm(hs, nil, hs, m.Norm.F32, len(rows), c, cfg.RMSNormEps)
 	logits := make([]float32, len(rows)*v)
-	sb.linear(logits, hs, m.lmHeadWeight().data(&m.wbuf), nil, len(rows), c, v)
+	sb.linearW(logits, hs, m.lmHeadWeight(), nil, len(rows), c, v)
 	out := make([][]float32, len(seqs))
 	ri := 0
 	for i, s := range seqs {

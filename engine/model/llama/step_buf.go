@@ -41,6 +41,25 @@ func (m *Model) getStepBuf() *stepBuf {
 	return &stepBuf{}
 }
 
+// linearW is linear for a model weight, which may be kept in bfloat16: the
+// product then widens it as it reads it (compute.SgemmBF16), never all at
+// once, so that decoding reads two bytes per weight, not six.
+func (sb *stepBuf) linearW(y, x []float32, w *Weight, bias []float32, n, in, out int) {
+	if w.F32 != nil {
+		sb.linear(y, x, w.F32, bias, n, in, out)
+		return
+	}
+	compute.SgemmBF16(n, out, in, 1, x, in, w.BF16, in, 0, y, out)
+	if bias != nil {
+		for i := range n {
+			row := y[i*out : (i+1)*out]
+			for j, b := range bias[:out] {
+				row[j] += b
+			}
+		}
+	}
+}
+
 // linear computes y = x·Wᵀ + b for n rows (nn.Linear), through the
 // transposed product for decode-sized batches (see swapMinRows).
 func (sb *stepBuf) linear(y, x, w, bias []float32, n, in, out int) {
