@@ -125,7 +125,8 @@ func (b *bf16Gemm) threads(p *Pool) int {
 // dots computes every C[i][j] as a dot product, the rows of W split over
 // the threads.
 func (b *bf16Gemm) dots(p *Pool) {
-	p.parallel(b.n, b.threads(p), func(lo, hi int) {
+	// More chunks than threads, as in gemm.dots.
+	p.parallel(b.n, b.threads(p)*tasksPerThread, func(lo, hi int) {
 		for j := lo; j < hi; j++ {
 			wr := b.w[j*b.ldw : j*b.ldw+b.k]
 			for i := range b.m {

@@ -279,7 +279,9 @@ func (g *gemm) dots(p *Pool, t int) {
 		t = 1
 	}
 	rows := g.aRows()
-	p.parallel(g.n, t, func(lo, hi int) {
+	// More chunks than threads: the caller starts at once on the first
+	// while a parked worker wakes up, and takes the rest as it frees.
+	p.parallel(g.n, t*tasksPerThread, func(lo, hi int) {
 		for i, ar := range rows {
 			cr := g.c[i*g.ldc : i*g.ldc+g.n]
 			for j := lo; j < hi; j++ {
