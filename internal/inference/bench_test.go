@@ -37,6 +37,9 @@ func benchModel(b *testing.B) model.Model {
 		cfg := benchConfig()
 		cfg.Fill()
 		benchOnce.m, benchOnce.err = model.New(cfg, 42, model.Options{})
+		if benchOnce.err == nil {
+			PrepareModel(benchOnce.m) // as LoadHFDir does
+		}
 	})
 	if benchOnce.err != nil {
 		b.Fatal(benchOnce.err)
@@ -73,6 +76,7 @@ func benchModelBF16(b *testing.B) model.Model {
 			}
 			w.F32 = nil
 		}
+		PrepareModel(m) // as LoadHFDir does
 		benchBF16Once.m = m
 	})
 	if benchBF16Once.err != nil {

@@ -58,6 +58,16 @@ func dirBytes(dir string) int64 {
 	return n
 }
 
+// PrepareModel lays a loaded model out for serving where it knows how:
+// projections that share an input fused into one matrix each, so that a
+// decoding step runs them as one product. A model is prepared once, before
+// it serves.
+func PrepareModel(m model.Model) {
+	if f, ok := m.(interface{ FuseProjections() }); ok {
+		f.FuseProjections()
+	}
+}
+
 // HFBaseSpec returns the BaseSpec of a Hugging Face model directory
 // (config.json, *.safetensors, tokenizer.json, optional chat template and
 // generation_config.json). The key is the cleaned directory path.
@@ -75,6 +85,7 @@ func LoadHFDir(dir string) (*Base, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inference: load %s: %w", dir, err)
 	}
+	PrepareModel(m)
 	tok, err := tokenizer.LoadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("inference: load %s: %w", dir, err)

@@ -93,6 +93,18 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 	if len(sb.lora) < len(groups) {
 		sb.lora = append(sb.lora, make([]loraBuf, len(groups)-len(sb.lora))...)
 	}
+	// adapt adds the adapters' deltas of module mod to its output y. The
+	// groups' low-rank products are small and independent: one group per
+	// thread at a time (a lone group's products split over the threads
+	// themselves).
+	adapt := func(y, xin []float32, l int, mod lora.Module) {
+		in, out := projShape(cfg, mod)
+		compute.Parallel(len(groups), func(lo, hi int) {
+			for gi := lo; gi < hi; gi++ {
+				addLoRA(y, xin, groups[gi].a, groups[gi].seqs, groups[gi].rows, off, l, mod, in, out, &sb.lora[gi])
+			}
+		})
+	}
 	proj := func(y, xin []float32, l int, mod lora.Module) {
 		in, out := projShape(cfg, mod)
 		L := m.Layers[l]
@@ -101,20 +113,50 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 			bias = L.Bias[mod].F32
 		}
 		sb.linearW(y, xin, L.Proj[mod], bias, n, in, out)
-		// The groups' low-rank products are small and independent: one
-		// group per thread at a time (a lone group's products split over
-		// the threads themselves).
-		compute.Parallel(len(groups), func(lo, hi int) {
-			for gi := lo; gi < hi; gi++ {
-				addLoRA(y, xin, groups[gi].a, groups[gi].seqs, groups[gi].rows, off, l, mod, in, out, &sb.lora[gi])
+		adapt(y, xin, l, mod)
+	}
+	// projs computes the projections of f (which share the input xin) into
+	// ys: as one product when f is live (FuseProjections), else one each.
+	projs := func(f *fused, xin []float32, l int, ys ...[]float32) {
+		L := m.Layers[l]
+		if !f.live(cfg, L) {
+			for i, mod := range f.mods {
+				proj(ys[i], xin, l, mod)
 			}
-		})
+			return
+		}
+		in, _ := projShape(cfg, f.mods[0])
+		sb.fz = grow(sb.fz, n*f.out)
+		fz := sb.fz
+		sb.linearData(fz, xin, f.f32, f.bf16, f.bias, n, in, f.out)
+		split := func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				o := 0
+				for i, mod := range f.mods {
+					_, out := projShape(cfg, mod)
+					copy(ys[i][r*out:(r+1)*out], fz[r*f.out+o:r*f.out+o+out])
+					o += out
+				}
+			}
+		}
+		if n*f.out < 1<<16 {
+			split(0, n)
+		} else {
+			compute.Parallel(n, split)
+		}
+		for i, mod := range f.mods {
+			adapt(ys[i], xin, l, mod)
+		}
 	}
 	for l, L := range m.Layers {
 		nn.RMSNorm(h, nil, x, L.AttnNorm.F32, n, c, cfg.RMSNormEps)
-		proj(q, h, l, lora.QProj)
-		proj(k, h, l, lora.KProj)
-		proj(vv, h, l, lora.VProj)
+		if L.qkv != nil {
+			projs(L.qkv, h, l, q, k, vv)
+		} else {
+			proj(q, h, l, lora.QProj)
+			proj(k, h, l, lora.KProj)
+			proj(vv, h, l, lora.VProj)
+		}
 		nn.Rope(q, cos, sin, n, cfg.NumAttentionHeads, cfg.HeadDim, false)
 		nn.Rope(k, cos, sin, n, cfg.NumKeyValueHeads, cfg.HeadDim, false)
 		// Attention per sequence over its own cache, the sequences in
@@ -132,8 +174,12 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 		proj(h, att, l, lora.OProj)
 		nn.Add(x, h)
 		nn.RMSNorm(h, nil, x, L.MLPNorm.F32, n, c, cfg.RMSNormEps)
-		proj(gate, h, l, lora.GateProj)
-		proj(up, h, l, lora.UpProj)
+		if L.gateUp != nil {
+			projs(L.gateUp, h, l, gate, up)
+		} else {
+			proj(gate, h, l, lora.GateProj)
+			proj(up, h, l, lora.UpProj)
+		}
 		nn.SwiGLU(gate, gate, up)
 		proj(h, gate, l, lora.DownProj)
 		nn.Add(x, h)

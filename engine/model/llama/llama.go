@@ -98,6 +98,8 @@ type Layer struct {
 	MLPNorm  *Weight                  // (C) post_attention_layernorm
 	Proj     [lora.NumModules]*Weight // q (H·D, C), k, v (Hkv·D, C), o (C, H·D), gate, up (FF, C), down (C, FF)
 	Bias     [lora.NumModules]*Weight // (out) or nil: q, k, v (Qwen2, attention_bias), o (attention_bias)
+
+	qkv, gateUp *fused // set by FuseProjections, for serving
 }
 
 // Model is a Llama-family decoder. It implements model.Model.

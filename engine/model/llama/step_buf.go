@@ -21,6 +21,7 @@ const (
 type stepBuf struct {
 	x, h, q, k, v, att, gate, up []float32
 	yt                           []float32 // transposed product (linear)
+	fz                           []float32 // fused projections' product
 	lora                         []loraBuf // one per adapter group
 	hs                           []float32 // final hidden rows
 	off                          []int
@@ -41,15 +42,21 @@ func (m *Model) getStepBuf() *stepBuf {
 	return &stepBuf{}
 }
 
-// linearW is linear for a model weight, which may be kept in bfloat16: the
-// product then widens it as it reads it (compute.SgemmBF16), never all at
-// once, so that decoding reads two bytes per weight, not six.
+// linearW is linear for a model weight, which may be kept in bfloat16.
 func (sb *stepBuf) linearW(y, x []float32, w *Weight, bias []float32, n, in, out int) {
-	if w.F32 != nil {
-		sb.linear(y, x, w.F32, bias, n, in, out)
+	sb.linearData(y, x, w.F32, w.BF16, bias, n, in, out)
+}
+
+// linearData is linear for a weight given as float32 (f32 not nil) or as
+// bfloat16 bits: the product then widens it as it reads it
+// (compute.SgemmBF16), never all at once, so that decoding reads two bytes
+// per weight, not six.
+func (sb *stepBuf) linearData(y, x, f32 []float32, bf16 []uint16, bias []float32, n, in, out int) {
+	if f32 != nil {
+		sb.linear(y, x, f32, bias, n, in, out)
 		return
 	}
-	compute.SgemmBF16(n, out, in, 1, x, in, w.BF16, in, 0, y, out)
+	compute.SgemmBF16(n, out, in, 1, x, in, bf16, in, 0, y, out)
 	if bias != nil {
 		for i := range n {
 			row := y[i*out : (i+1)*out]
