@@ -29,6 +29,11 @@ bench ./engine/compute/ "$FILTER"
 # bench ./engine/nn/ "$FILTER"
 bench ./engine/nn/ "$FILTER"
 bench ./engine/model/llama/ 'TrainStepTiny|DecodeStep'
+# internal/inference: serving on a 55M-parameter model, float32 and bfloat16
+# weights (batch-1 decode vs the bandwidth bound, 1/8/32 streams, time to
+# first token, 10 adapters vs the base); each runs its own interleaved
+# best-of rounds, so once is enough.
+BENCHTIME=1x bench ./internal/inference/ "$FILTER"
 
 echo "== best of $COUNT"
 awk '/^Benchmark/ {
