@@ -6,3 +6,9 @@ func sdot(x, y []float32) float32         { return sdotGo(x, y) }
 func ssum(x []float32) float32            { return ssumGo(x) }
 func saxpy(alpha float32, x, y []float32) { saxpyGo(alpha, x, y) }
 func sscal(alpha float32, x []float32)    { sscalGo(alpha, x) }
+
+func gemv(y []float32, alpha float32, a []float32, lda int, x []float32) {
+	gemvGo(y, alpha, a, lda, x)
+}
+
+func gemvT(y, a []float32, lda int, x []float32) { gemvTGo(y, a, lda, x) }

@@ -352,20 +352,16 @@ func attendOne(o, q, k, v []float32, hlo, hhi, klo, khi, group, d, hd, kd int, s
 		s = make([]float32, n)
 	}
 	for hh := hlo; hh < hhi; hh++ {
-		qh := q[hh*d : hh*d+d]
 		off := hh / group * d
+		kh, vh := k[klo*kd+off:], v[klo*kd+off:]
+		compute.Gemv(s, scale, kh, kd, q[hh*d:hh*d+d])
 		mx := float32(math.Inf(-1))
-		for j := klo; j < khi; j++ {
-			x := scale * compute.Sdot(qh, k[j*kd+off:j*kd+off+d])
-			s[j-klo] = x
+		for _, x := range s {
 			mx = max(mx, x)
 		}
 		sum := ExpSubSum(s, s, mx)
 		oh := o[hh*d : hh*d+d]
-		clear(oh)
-		for j := klo; j < khi; j++ {
-			compute.Saxpy(s[j-klo], v[j*kd+off:j*kd+off+d], oh)
-		}
+		compute.GemvT(oh, vh, kd, s)
 		compute.Scale(1/sum, oh)
 	}
 }

@@ -1,0 +1,43 @@
+//go:build amd64 && !purego
+
+package compute
+
+//go:noescape
+func gemv8AVX(y *float32, alpha float32, a *float32, lda int, x *float32, n int)
+
+//go:noescape
+func gemvT32AVX(y *float32, a *float32, lda int, x *float32, n int)
+
+func gemv(y []float32, alpha float32, a []float32, lda int, x []float32) {
+	n := len(x)
+	n8 := n &^ 7
+	r := 0
+	if haveFMA && n8 > 0 {
+		for ; r+8 <= len(y); r += 8 {
+			_ = a[(r+7)*lda+n-1] // the assembly reads eight rows of n8 ≤ n
+			gemv8AVX(&y[r], alpha, &a[r*lda], lda, &x[0], n8)
+			if n8 < n {
+				for i := range 8 {
+					y[r+i] += alpha * sdotGo(x[n8:], a[(r+i)*lda+n8:(r+i)*lda+n])
+				}
+			}
+		}
+	}
+	if r < len(y) {
+		gemvGo(y[r:], alpha, a[r*lda:], lda, x)
+	}
+}
+
+func gemvT(y, a []float32, lda int, x []float32) {
+	d := len(y)
+	c := 0
+	if haveFMA && len(x) > 0 {
+		_ = a[(len(x)-1)*lda+d-1]
+		for ; c+32 <= d; c += 32 {
+			gemvT32AVX(&y[c], &a[c], lda, &x[0], len(x))
+		}
+	}
+	if c < d {
+		gemvTGo(y[c:], a[c:], lda, x)
+	}
+}
