@@ -99,6 +99,20 @@ func weightBytesPerToken(m model.Model) float64 {
 	return n
 }
 
+// weightsPerToken is the number of weights one decode step multiplies by:
+// all but the embedding table, of which it reads one row.
+func weightsPerToken(m model.Model) float64 {
+	var n float64
+	for _, w := range m.(*llama.Model).Weights() {
+		size := float64(len(w.F32) + len(w.BF16))
+		if w.Name == "model.embed_tokens.weight" {
+			size /= float64(m.Config().VocabSize)
+		}
+		n += size
+	}
+	return n
+}
+
 // probeBandwidth measures streaming read bandwidth (bytes/s) over a buffer
 // of the given size (the weights' size, so that caches help the probe
 // exactly as much as they help decode): every compute thread copies its
@@ -245,15 +259,25 @@ var dtypes = []struct {
 // includes the prompts' prefill). Target: 32 streams ≥ 8× one stream.
 // dec_x32_vs_1 compares the decode phase alone (after each stream's first
 // token: the sum of the per-stream decode rates).
+//
+// roofline_x32 is the most x32_vs_1 this machine allows, from probes in
+// the same run: one stream cannot beat bandwidth / weight bytes per token,
+// and 32 streams cannot beat the FMA peak / 2 FLOP per weight per token
+// (prefill and attention ignored, which only lower it), so the ratio is at
+// most peak·bytes per weight / (2·bandwidth). Weights half the size double
+// the first bound and leave the second: the ceiling halves for bfloat16.
 func BenchmarkAggregateStreams(b *testing.B) {
 	for _, dt := range dtypes {
 		b.Run(dt.name, func(b *testing.B) {
-			e := NewEngine(dt.model(b), EngineConfig{Capacity: Capacity{MaxSeqs: 32, MaxQueue: 128}, PrefillChunk: 256, ContextLen: 2048})
+			m := dt.model(b)
+			e := NewEngine(m, EngineConfig{Capacity: Capacity{MaxSeqs: 32, MaxQueue: 128}, PrefillChunk: 256, ContextLen: 2048})
 			b.Cleanup(e.Close)
 			runStreams(b, e, 2, 8, 4, nil) // warm up
-			var r1, r8, r32, d1, d32 float64
+			wb := weightBytesPerToken(m)
+			var r1, r8, r32, d1, d32, bw float64
 			for b.Loop() {
 				for range 3 { // interleaved rounds, best of each
+					bw = max(bw, probeBandwidth(int(wb)))
 					a, pa, _ := runStreams(b, e, 1, 16, 32, nil)
 					c, _, _ := runStreams(b, e, 8, 16, 32, nil)
 					d, pd, _ := runStreams(b, e, 32, 16, 32, nil)
@@ -267,6 +291,8 @@ func BenchmarkAggregateStreams(b *testing.B) {
 			b.ReportMetric(r8/r1, "x8_vs_1")
 			b.ReportMetric(r32/r1, "x32_vs_1")
 			b.ReportMetric(d32/d1, "dec_x32_vs_1")
+			peak := compute.PeakGFLOPS(compute.Threads()) * 1e9
+			b.ReportMetric(peak*wb/(2*weightsPerToken(m)*bw), "roofline_x32")
 		})
 	}
 }
