@@ -90,18 +90,24 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 		g.seqs = append(g.seqs, i)
 		g.rows += off[i+1] - off[i]
 	}
-	if len(sb.lora) < len(groups) {
-		sb.lora = append(sb.lora, make([]loraBuf, len(groups)-len(sb.lora))...)
-	}
-	// adapt adds the adapters' deltas of module mod to its output y. The
-	// groups' low-rank products are small and independent: one group per
-	// thread at a time (a lone group's products split over the threads
+	// adapt adds the adapters' deltas of modules mods to their outputs ys
+	// (the modules share the input xin). The low-rank products of every
+	// (module, group) pair are small and independent: they run as the units
+	// of one parallel region (a lone unit's products split over the threads
 	// themselves).
-	adapt := func(y, xin []float32, l int, mod lora.Module) {
-		in, out := projShape(cfg, mod)
-		compute.Parallel(len(groups), func(lo, hi int) {
-			for gi := lo; gi < hi; gi++ {
-				addLoRA(y, xin, groups[gi].a, groups[gi].seqs, groups[gi].rows, off, l, mod, in, out, &sb.lora[gi])
+	adapt := func(xin []float32, l int, mods []lora.Module, ys ...[]float32) {
+		units := len(groups) * len(mods)
+		if units == 0 {
+			return
+		}
+		if len(sb.lora) < units {
+			sb.lora = append(sb.lora, make([]loraBuf, units-len(sb.lora))...)
+		}
+		compute.Parallel(units, func(lo, hi int) {
+			for u := lo; u < hi; u++ {
+				mi, g := u/len(groups), groups[u%len(groups)]
+				in, out := projShape(cfg, mods[mi])
+				addLoRA(ys[mi], xin, g.a, g.seqs, g.rows, off, l, mods[mi], in, out, &sb.lora[u])
 			}
 		})
 	}
@@ -113,7 +119,7 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 			bias = L.Bias[mod].F32
 		}
 		sb.linearW(y, xin, L.Proj[mod], bias, n, in, out)
-		adapt(y, xin, l, mod)
+		adapt(xin, l, []lora.Module{mod}, y)
 	}
 	// projs computes the projections of f (which share the input xin) into
 	// ys: as one product when f is live (FuseProjections), else one each.
@@ -144,9 +150,7 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 		} else {
 			compute.Parallel(n, split)
 		}
-		for i, mod := range f.mods {
-			adapt(ys[i], xin, l, mod)
-		}
+		adapt(xin, l, f.mods, ys...)
 	}
 	for l, L := range m.Layers {
 		nn.RMSNorm(h, nil, x, L.AttnNorm.F32, n, c, cfg.RMSNormEps)
