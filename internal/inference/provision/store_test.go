@@ -279,3 +279,73 @@ func TestNameRace(t *testing.T) {
 		t.Errorf("throughputs after the race = %d, want 1", len(all))
 	}
 }
+
+// blindOnce hides the records from the first listing of each kind only: a
+// request that lost a race sees the winner when it looks again.
+type blindOnce struct {
+	Store
+	pts, dps bool
+}
+
+func (b *blindOnce) Throughputs(ctx context.Context, account string) ([]*Throughput, error) {
+	if !b.pts {
+		b.pts = true
+		return nil, nil
+	}
+	return b.Store.Throughputs(ctx, account)
+}
+
+func (b *blindOnce) Deployments(ctx context.Context, account string) ([]*Deployment, error) {
+	if !b.dps {
+		b.dps = true
+		return nil, nil
+	}
+	return b.Store.Deployments(ctx, account)
+}
+
+// TestTokenRace: a create retried with the same client token on another
+// server process, racing the first, returns the first's resource instead
+// of a name clash; a different token still gets ValidationException.
+func TestTokenRace(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	s1, _ := newService(t, dir, &fakeResolver{})
+	pt, err := s1.CreateThroughput(ctx, acct, CreateThroughputInput{Name: "retry", ModelID: fmARN, ModelUnits: 1, ClientRequestToken: "tok-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp, err := s1.CreateDeployment(ctx, acct, CreateDeploymentInput{Name: "retry", ModelARN: cm1ARN, ClientRequestToken: "tok-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		token string
+		same  bool
+	}{{"", false}, {"other", false}, {"match", true}} {
+		reg := inference.NewRegistry(inference.RegistryConfig{Unit: inference.Unit{Seqs: 2, KVTokens: 64}})
+		s2 := New(Config{Region: "us-east-1"}, &blindOnce{Store: openStore(t, dir)}, reg, &fakeResolver{})
+		ptTok, dpTok := tc.token, tc.token
+		if tc.same {
+			ptTok, dpTok = "tok-1", "tok-2"
+		}
+		got, err := s2.CreateThroughput(ctx, acct, CreateThroughputInput{Name: "retry", ModelID: fmARN, ModelUnits: 1, ClientRequestToken: ptTok})
+		switch {
+		case tc.same && (err != nil || got.ARN != pt.ARN):
+			t.Errorf("throughput retried with its token: %v, %v; want %s", got, err, pt.ARN)
+		case !tc.same && !apierr.Is(err, apierr.Validation):
+			t.Errorf("throughput with token %q: %v, want ValidationException", tc.token, err)
+		}
+		gd, err := s2.CreateDeployment(ctx, acct, CreateDeploymentInput{Name: "retry", ModelARN: cm1ARN, ClientRequestToken: dpTok})
+		switch {
+		case tc.same && (err != nil || gd.ARN != dp.ARN):
+			t.Errorf("deployment retried with its token: %v, %v; want %s", gd, err, dp.ARN)
+		case !tc.same && !apierr.Is(err, apierr.Validation):
+			t.Errorf("deployment with token %q: %v, want ValidationException", tc.token, err)
+		}
+		s2.Close()
+		reg.Close()
+	}
+	if all, _ := s1.ListThroughputs(ctx, acct); len(all) != 1 {
+		t.Errorf("throughputs after the races = %d, want 1", len(all))
+	}
+}
