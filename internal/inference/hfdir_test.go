@@ -3,13 +3,17 @@ package inference
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/strata-ml/strata/engine/lora"
 	"github.com/strata-ml/strata/engine/model"
+	"github.com/strata-ml/strata/engine/model/llama"
 	"github.com/strata-ml/strata/engine/starter"
 	"github.com/strata-ml/strata/internal/invoke"
 )
@@ -49,16 +53,31 @@ func randomAdapter(t testing.TB, cfg *model.Config, seed uint64) *lora.Adapter {
 
 var starterOnce struct {
 	sync.Once
-	dir string
-	err error
+	root, dir string
+	err       error
+}
+
+// TestMain removes the shared starter model after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if starterOnce.root != "" {
+		os.RemoveAll(starterOnce.root)
+	}
+	os.Exit(code)
 }
 
 // starterDir builds an untrained starter model (real tokenizer, chat
-// template and Llama weights from random init) once per test binary.
+// template and Llama weights from random init) once per test binary, in a
+// directory that outlives the test that first asks for it.
 func starterDir(t testing.TB) string {
 	starterOnce.Do(func() {
-		dir, err := starter.EnsureWith(context.Background(), t.TempDir(), starter.Options{PretrainEpochs: -1, VocabSize: 512})
-		starterOnce.dir, starterOnce.err = dir, err
+		root, err := os.MkdirTemp("", "strata-starter-")
+		if err != nil {
+			starterOnce.err = err
+			return
+		}
+		starterOnce.root = root
+		starterOnce.dir, starterOnce.err = starter.EnsureWith(context.Background(), root, starter.Options{PretrainEpochs: -1, VocabSize: 512})
 	})
 	if starterOnce.err != nil {
 		t.Fatal(starterOnce.err)
@@ -128,5 +147,93 @@ func TestRealModelBatchingMatchesAlone(t *testing.T) {
 	}
 	if st := batched.Stats(); st.Steps >= alone.Stats().Steps {
 		t.Errorf("batched engine ran %d steps, alone %d: no batching", st.Steps, alone.Stats().Steps)
+	}
+}
+
+// TestLoadHFDirBF16 serves a BF16 checkpoint the way the registry does:
+// LoadHFDir keeps its matrices in bfloat16 (half the memory) and Step
+// multiplies them as they are (compute.SgemmBF16). Requests with and
+// without adapters give the same greedy text alone (dot-product path) and
+// batched (widened-strip path).
+func TestLoadHFDirBF16(t *testing.T) {
+	src := starterDir(t)
+	dir := t.TempDir()
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() || e.Name() == "model.safetensors" || e.Name() == "config.json" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m32, err := model.Load(src, model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range m32.(*llama.Model).Weights() {
+		if len(w.Shape) != 2 {
+			continue
+		}
+		w.BF16 = make([]uint16, len(w.F32))
+		for i, f := range w.F32 {
+			bits := math.Float32bits(f)
+			w.BF16[i] = uint16((bits + 0x7fff + (bits>>16)&1) >> 16)
+		}
+		w.F32 = nil
+	}
+	if err := m32.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadHFDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := b.Model.(*llama.Model).Layers[0].Proj[lora.UpProj]; w.BF16 == nil || w.F32 != nil {
+		t.Fatal("LoadHFDir widened the BF16 weights")
+	}
+	cfg := b.Model.Config()
+	adapters := []*lora.Adapter{nil, randomAdapter(t, cfg, 1), randomAdapter(t, cfg, 2)}
+	var reqs []GenerateRequest
+	for i := range 6 {
+		reqs = append(reqs, GenerateRequest{Adapter: adapters[i%len(adapters)], Params: invoke.Params{MaxTokens: 8},
+			Prompt: fmt.Sprintf("Ticket %d: the export fails with ERR_%d, what now?", i, 500+i)})
+	}
+	alone := NewEngine(b.Model, EngineConfig{Capacity: Capacity{MaxSeqs: 1}, ContextLen: 512})
+	defer alone.Close()
+	batched := NewEngine(b.Model, EngineConfig{Capacity: Capacity{MaxSeqs: 8}, PrefillChunk: 8, ContextLen: 512})
+	defer batched.Close()
+	want := make([]Generation, len(reqs))
+	total := 0
+	for i, r := range reqs {
+		if want[i], err = Generate(t.Context(), b, alone, r, nil); err != nil {
+			t.Fatal(err)
+		}
+		total += want[i].OutputTokens // an untrained model may stop at once
+	}
+	if total < len(reqs) {
+		t.Fatalf("the requests generated %d tokens in all", total)
+	}
+	got := make([]Generation, len(reqs))
+	errs := make([]error, len(reqs))
+	var wg sync.WaitGroup
+	for i, r := range reqs {
+		wg.Go(func() { got[i], errs[i] = Generate(t.Context(), b, batched, r, nil) })
+	}
+	wg.Wait()
+	for i := range reqs {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if got[i].Text != want[i].Text || got[i].OutputTokens != want[i].OutputTokens {
+			t.Errorf("request %d: batched %q (%d tokens), alone %q (%d)", i, got[i].Text, got[i].OutputTokens, want[i].Text, want[i].OutputTokens)
+		}
 	}
 }
