@@ -8,7 +8,11 @@ models/ggml-vocab-llama-bpe.gguf (Llama-3 BPE) with the merges among them,
 so a tiny model can keep a small vocab (llama.cpp needs a working tokenizer
 to load, but callers feed token ids directly).
 
-Run: PYTHONPATH=$STRATA_LLAMACPP_DIR/gguf-py /usr/bin/python3 hf_to_gguf.py HF_DIR OUT.gguf VOCAB.gguf
+With a fourth argument "bf16" the matrices are written as BF16 (their
+values must then be bfloat16 already, as in a BF16 checkpoint: the low
+mantissa bits are dropped), norms stay F32.
+
+Run: PYTHONPATH=$STRATA_LLAMACPP_DIR/gguf-py /usr/bin/python3 hf_to_gguf.py HF_DIR OUT.gguf VOCAB.gguf [bf16]
 """
 import json
 import struct
@@ -67,7 +71,7 @@ def add_vocab(w, vocab_path, V):
     w.add_add_bos_token(False)
 
 
-def main(src, dst, vocab_path):
+def main(src, dst, vocab_path, dtype="f32"):
     cfg = json.load(open(f"{src}/config.json"))
     if cfg["architectures"][0] != "LlamaForCausalLM":
         raise SystemExit("only LlamaForCausalLM is converted")
@@ -90,12 +94,21 @@ def main(src, dst, vocab_path):
     w.add_layer_norm_rms_eps(cfg.get("rms_norm_eps", 1e-6))
     w.add_rope_dimension_count(D)
     w.add_vocab_size(V)
-    w.add_file_type(gguf.LlamaFileType.ALL_F32)
+    bf16 = dtype == "bf16"
+    w.add_file_type(gguf.LlamaFileType.MOSTLY_BF16 if bf16 else gguf.LlamaFileType.ALL_F32)
+
+    def put(name, t):
+        t = np.ascontiguousarray(t, dtype=np.float32)
+        if bf16 and t.ndim == 2:
+            w.add_tensor(name, (t.view(np.uint32) >> 16).astype(np.uint16), raw_dtype=gguf.GGMLQuantizationType.BF16)
+        else:
+            w.add_tensor(name, t)
+
     add_vocab(w, vocab_path, V)
     names = {"input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm", "self_attn.q_proj": "attn_q",
              "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
              "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down"}
-    w.add_tensor("token_embd.weight", P["model.embed_tokens.weight"])
+    put("token_embd.weight", P["model.embed_tokens.weight"])
     for i in range(L):
         for hf, gg in names.items():
             t = P[f"model.layers.{i}.{hf}.weight"]
@@ -103,9 +116,9 @@ def main(src, dst, vocab_path):
                 t = permute(t, H)
             if hf == "self_attn.k_proj":
                 t = permute(t, KV)
-            w.add_tensor(f"blk.{i}.{gg}.weight", np.ascontiguousarray(t))
-    w.add_tensor("output_norm.weight", P["model.norm.weight"])
-    w.add_tensor("output.weight", P.get("lm_head.weight", P["model.embed_tokens.weight"]))
+            put(f"blk.{i}.{gg}.weight", t)
+    put("output_norm.weight", P["model.norm.weight"])
+    put("output.weight", P.get("lm_head.weight", P["model.embed_tokens.weight"]))
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
@@ -113,4 +126,4 @@ def main(src, dst, vocab_path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3])
+    main(*sys.argv[1:5])
