@@ -65,17 +65,7 @@ func benchModelBF16(b *testing.B) model.Model {
 			benchBF16Once.err = err
 			return
 		}
-		for _, w := range m.(*llama.Model).Weights() {
-			if len(w.Shape) != 2 {
-				continue
-			}
-			w.BF16 = make([]uint16, len(w.F32))
-			for i, f := range w.F32 {
-				bits := math.Float32bits(f)
-				w.BF16[i] = uint16((bits + 0x7fff + (bits>>16)&1) >> 16)
-			}
-			w.F32 = nil
-		}
+		keepBF16(m)
 		PrepareModel(m) // as LoadHFDir does
 		benchBF16Once.m = m
 	})
@@ -83,6 +73,22 @@ func benchModelBF16(b *testing.B) model.Model {
 		b.Fatal(benchBF16Once.err)
 	}
 	return benchBF16Once.m
+}
+
+// keepBF16 rounds m's matrices to bfloat16 (to nearest even) and keeps
+// them so, as inference keeps a BF16 checkpoint's; norms stay float32.
+func keepBF16(m model.Model) {
+	for _, w := range m.(*llama.Model).Weights() {
+		if len(w.Shape) != 2 {
+			continue
+		}
+		w.BF16 = make([]uint16, len(w.F32))
+		for i, f := range w.F32 {
+			bits := math.Float32bits(f)
+			w.BF16[i] = uint16((bits + 0x7fff + (bits>>16)&1) >> 16)
+		}
+		w.F32 = nil
+	}
 }
 
 // weightBytesPerToken is what one decode step must read: every weight, in

@@ -3,7 +3,6 @@ package inference
 import (
 	"context"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -178,17 +177,7 @@ func TestLoadHFDirBF16(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range m32.(*llama.Model).Weights() {
-		if len(w.Shape) != 2 {
-			continue
-		}
-		w.BF16 = make([]uint16, len(w.F32))
-		for i, f := range w.F32 {
-			bits := math.Float32bits(f)
-			w.BF16[i] = uint16((bits + 0x7fff + (bits>>16)&1) >> 16)
-		}
-		w.F32 = nil
-	}
+	keepBF16(m32)
 	if err := m32.Save(dir); err != nil {
 		t.Fatal(err)
 	}
