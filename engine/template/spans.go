@@ -44,6 +44,10 @@ func (t *Template) AssistantSpans(in Input) (string, []Span, error) {
 	}
 	var spans []Span
 	cursor := 0
+	// tail is the render of no messages, rendered once: the assistant
+	// header some templates append after every render ("" if none).
+	var tail string
+	tailDone := false
 	for i, m := range msgs {
 		if role(m) != "assistant" {
 			continue
@@ -52,9 +56,17 @@ func (t *Template) AssistantSpans(in Input) (string, []Span, error) {
 		if err != nil {
 			return "", nil, fmt.Errorf("template: assistant message %d: render prefix: %w", i, err)
 		}
-		upto, err := t.renderMessages(in, msgs[:i+1], false)
-		if err != nil {
-			return "", nil, fmt.Errorf("template: assistant message %d: render: %w", i, err)
+		upto := full // the last message, rendered as the full conversation
+		if i < len(msgs)-1 || in.AddGenerationPrompt {
+			if upto, err = t.renderMessages(in, msgs[:i+1], false); err != nil {
+				return "", nil, fmt.Errorf("template: assistant message %d: render: %w", i, err)
+			}
+		}
+		if !tailDone {
+			tailDone = true
+			if r, err := t.renderMessages(in, nil, false); err == nil {
+				tail = r
+			}
 		}
 		start := len(prefix)
 		if !strings.HasPrefix(upto, prefix) {
@@ -70,8 +82,7 @@ func (t *Template) AssistantSpans(in Input) (string, []Span, error) {
 		turn := upto[start:]
 		// Templates that always append the assistant header (the render of
 		// no messages is that header) put it after every turn.
-		if tail, err := t.renderMessages(in, nil, false); err == nil && strings.TrimSpace(tail) != "" &&
-			strings.HasSuffix(turn, tail) && len(turn) > len(tail) {
+		if strings.TrimSpace(tail) != "" && strings.HasSuffix(turn, tail) && len(turn) > len(tail) {
 			turn = turn[:len(turn)-len(tail)]
 			upto = upto[:len(upto)-len(tail)]
 		}
