@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/strata-ml/strata/internal/apierr"
 	"github.com/strata-ml/strata/internal/awsproto"
@@ -134,6 +135,42 @@ func providerName(p string) string {
 		return "Custom"
 	}
 	return strings.ToUpper(p[:1]) + p[1:]
+}
+
+// GetWait is Get that, for the starter model while the server is still
+// building it in the background (after a restart a resumed job or a
+// restored Provisioned Throughput can ask before it is registered), waits
+// for the build to settle, for at most d. It fails as Get does once the
+// build has failed or d has passed.
+func (c *Catalog) GetWait(ctx context.Context, ident string, d time.Duration) (*Model, error) {
+	m, err := c.Get(ctx, ident)
+	if !errors.Is(err, ErrNotFound) || !c.isStarter(ident) {
+		return m, err
+	}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(d)
+	for {
+		if dir, serr := c.StarterStatus(); dir != "" || serr != nil {
+			return c.Get(ctx, ident)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-deadline:
+			return nil, err
+		case <-tick.C:
+		}
+	}
+}
+
+// isStarter reports whether ident names the starter model (id or ARN).
+func (c *Catalog) isStarter(ident string) bool {
+	if ident == StarterID {
+		return true
+	}
+	a, err := awsproto.ParseARN(ident)
+	return err == nil && a.Type() == "foundation-model" && strings.TrimPrefix(a.Resource, "foundation-model/") == StarterID
 }
 
 // Get resolves a foundation model id or ARN; ErrNotFound if unknown.

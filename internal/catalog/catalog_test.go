@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -77,5 +78,40 @@ func TestCatalog(t *testing.T) {
 	}
 	if _, err := c.GetCustomModel(t.Context(), "123456789012", "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdefghijkl"); !apierr.Is(err, apierr.Validation) {
 		t.Errorf("GetCustomModel(provisioned arn) = %v", err)
+	}
+}
+
+// TestGetWait: only the starter model is waited for, only while it is
+// being built, and for at most the given time.
+func TestGetWait(t *testing.T) {
+	st, err := sqlstore.Open(t.Context(), filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := t.Context()
+	c := New(st)
+	if _, err := c.GetWait(ctx, "meta.nope-v1:0", time.Hour); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown model: %v, want ErrNotFound at once", err)
+	}
+	if _, err := c.GetWait(ctx, StarterID, 10*time.Millisecond); !errors.Is(err, ErrNotFound) {
+		t.Errorf("starter past the wait: %v, want ErrNotFound", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		m, err := c.GetWait(ctx, "arn:aws:bedrock:us-east-1::foundation-model/"+StarterID, time.Hour)
+		if err == nil && m.Dir != "/s" {
+			err = errors.New("wrong model " + m.Dir)
+		}
+		done <- err
+	}()
+	c.SetStarter("/s", nil)
+	if err := <-done; err != nil {
+		t.Errorf("starter registered while waiting: %v", err)
+	}
+	c2 := New(st)
+	c2.SetStarter("", errors.New("build failed"))
+	if _, err := c2.GetWait(ctx, StarterID, time.Hour); !errors.Is(err, ErrNotFound) {
+		t.Errorf("failed starter: %v, want ErrNotFound at once", err)
 	}
 }

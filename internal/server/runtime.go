@@ -79,7 +79,10 @@ func NewServing(ctx context.Context, cfg ServingConfig) (*Serving, error) {
 		cfg.Registry.MemoryBudget = defaultMemoryBudget()
 	}
 	reg := inference.NewRegistry(cfg.Registry)
-	res := &CatalogResolver{Catalog: cfg.Catalog, Region: cfg.Region}
+	// Activations (in the background) wait for the starter model, which the
+	// server builds or finds after startup, so that throughputs over it
+	// restored at startup do not fail.
+	res := &CatalogResolver{Catalog: cfg.Catalog, Region: cfg.Region, StarterWait: starterWait}
 	ps := provision.New(provision.Config{Region: cfg.Region, MaxUnitsPerAccount: cfg.MaxUnitsPerAccount, Logger: cfg.Logger},
 		provision.NewSQLStore(cfg.Store), reg, res)
 	if err := ps.Restore(ctx); err != nil {
@@ -148,6 +151,24 @@ func (sv *Serving) DeleteGuard(ctx context.Context, account, modelARN string) er
 type CatalogResolver struct {
 	Catalog *catalog.Catalog
 	Region  string
+	// StarterWait, if positive, makes a background resolution
+	// (provision.InBackground: a throughput or deployment being activated,
+	// as at restore, before the starter is registered) of a model that is,
+	// or is built on, the starter wait that long while the server is still
+	// building it, instead of failing. Requests never wait.
+	StarterWait time.Duration
+}
+
+// starterWait bounds how long an activation waits for the starter model
+// (as the worker does for a job on it).
+const starterWait = 10 * time.Minute
+
+// get is Catalog.Get, waiting for the starter in the background.
+func (cr *CatalogResolver) get(ctx context.Context, ident string) (*catalog.Model, error) {
+	if cr.StarterWait > 0 && provision.InBackground(ctx) {
+		return cr.Catalog.GetWait(ctx, ident, cr.StarterWait)
+	}
+	return cr.Catalog.Get(ctx, ident)
 }
 
 // inferenceProfilePrefixes are the geography prefixes of system-defined
@@ -171,7 +192,7 @@ func (cr *CatalogResolver) Resolve(ctx context.Context, account, ident string) (
 		}
 		return provision.Target{}, apierr.NotFoundf("The model %s was not found. Check the identifier and try again.", ident)
 	}
-	if m, err := cr.Catalog.Get(ctx, ident); err == nil {
+	if m, err := cr.get(ctx, ident); err == nil {
 		return cr.target(ctx, m)
 	}
 	if p := stripProfile(ident); p != ident {
@@ -190,7 +211,7 @@ func stripProfile(id string) string {
 }
 
 func (cr *CatalogResolver) foundation(ctx context.Context, ident string) (provision.Target, error) {
-	m, err := cr.Catalog.Get(ctx, ident)
+	m, err := cr.get(ctx, ident)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return provision.Target{}, apierr.NotFoundf("The model %s was not found. Check the identifier and try again.", ident)
 	}
@@ -232,7 +253,7 @@ func (cr *CatalogResolver) custom(ctx context.Context, account, ident string) (p
 	if cm.Status != store.ModelActive {
 		return provision.Target{}, apierr.Validationf("The custom model %s is %s; only Active models can serve.", cm.Name, cm.Status)
 	}
-	base, err := cr.Catalog.Get(ctx, cm.BaseModelID)
+	base, err := cr.get(ctx, cm.BaseModelID)
 	if err != nil {
 		return provision.Target{}, apierr.Wrap(apierr.Validation, fmt.Sprintf("The base model %s of custom model %s is no longer available.", cm.BaseModelID, cm.Name), err)
 	}

@@ -2,11 +2,13 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/strata-ml/strata/engine/starter"
 	"github.com/strata-ml/strata/internal/catalog"
 	"github.com/strata-ml/strata/internal/config"
 	"github.com/strata-ml/strata/internal/inference"
@@ -73,5 +75,86 @@ func TestNewServingImportsFile(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "serving", provision.ImportedFileName)); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestRestoreWaitsForStarter: a Provisioned Throughput over the starter
+// model, restored at startup while the server is still registering the
+// starter (it builds or finds it in the background), waits for it instead
+// of failing, and turns InService once the starter is there; if the
+// starter build fails, the throughput fails.
+func TestRestoreWaitsForStarter(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	sdir, err := starter.EnsureWith(ctx, filepath.Join(dir, "starter"), starter.Options{PretrainEpochs: -1, VocabSize: 512})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlstore.Open(ctx, filepath.Join(dir, "strata.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	status := func(sv *Serving, name string) string {
+		pts, err := sv.Provision.ListThroughputs(ctx, testAccount)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pts {
+			if p.Name == name {
+				return p.Status
+			}
+		}
+		t.Fatalf("throughput %s not found", name)
+		return ""
+	}
+	waitFor := func(sv *Serving, name, want string) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for status(sv, name) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: status %s, want %s", name, status(sv, name), want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	cat := catalog.New(st)
+	cat.SetStarter(sdir, nil)
+	sv, err := NewServing(ctx, ServingConfig{DataDir: dir, Region: "us-east-1", Catalog: cat, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"on-starter", "on-failed-starter"} {
+		if _, err := sv.Provision.CreateThroughput(ctx, testAccount, provision.CreateThroughputInput{Name: name, ModelID: catalog.StarterID, ModelUnits: 1}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(sv, name, provision.PTInService)
+	}
+	sv.Close()
+
+	// Restart with the starter not registered yet.
+	for _, fail := range []bool{false, true} {
+		cat := catalog.New(st)
+		sv, err := NewServing(ctx, ServingConfig{DataDir: dir, Region: "us-east-1", Catalog: cat, Store: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := "on-starter"
+		if fail {
+			name = "on-failed-starter"
+		}
+		for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			if s := status(sv, name); s == provision.PTFailed {
+				t.Fatalf("restart: %s failed while the starter was still being registered", name)
+			}
+		}
+		if fail {
+			cat.SetStarter("", errors.New("build failed"))
+			waitFor(sv, name, provision.PTFailed)
+		} else {
+			cat.SetStarter(sdir, nil)
+			waitFor(sv, name, provision.PTInService)
+		}
+		sv.Close()
 	}
 }

@@ -188,25 +188,7 @@ const starterWait = 10 * time.Minute
 // while the starter is still being built rather than failing: it fails only
 // if the build failed or does not finish within starterWait.
 func (w *Worker) baseModel(ctx context.Context, id string) (*catalog.Model, error) {
-	m, err := w.cfg.Catalog.Get(ctx, id)
-	if !errors.Is(err, catalog.ErrNotFound) || id != catalog.StarterID {
-		return m, err
-	}
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(starterWait)
-	for {
-		if dir, serr := w.cfg.Catalog.StarterStatus(); dir != "" || serr != nil {
-			return w.cfg.Catalog.Get(ctx, id)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-deadline:
-			return nil, err
-		case <-tick.C:
-		}
-	}
+	return w.cfg.Catalog.GetWait(ctx, id, starterWait)
 }
 
 // execute stages inputs and runs the child once.

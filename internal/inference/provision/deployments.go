@@ -150,7 +150,7 @@ func (s *Service) activateDeployment(account, id string) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		ctx := s.ctx
+		ctx := context.WithValue(s.ctx, backgroundKey{}, true)
 		d, err := s.deploymentByID(ctx, account, id)
 		if err != nil {
 			return

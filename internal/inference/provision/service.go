@@ -27,9 +27,19 @@ type Target struct {
 
 // Resolver resolves a model identifier (foundation model id or ARN, custom
 // model name or ARN) of an account. Unknown models are NotFound errors.
+// When InBackground(ctx), the service is activating a throughput or
+// deployment off any request (it keeps its status meanwhile), and the
+// resolver may wait for a model that is still being prepared.
 type Resolver interface {
 	Resolve(ctx context.Context, account, ident string) (Target, error)
 }
+
+type backgroundKey struct{}
+
+// InBackground reports whether ctx is the service's own, activating a
+// throughput or deployment (at creation, update or restore), rather than a
+// request's.
+func InBackground(ctx context.Context) bool { return ctx.Value(backgroundKey{}) != nil }
 
 // Config configures a Service.
 type Config struct {
@@ -317,7 +327,7 @@ func (s *Service) activateThroughput(account, id string) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		ctx := s.ctx
+		ctx := context.WithValue(s.ctx, backgroundKey{}, true)
 		t, err := s.throughputByID(ctx, account, id)
 		if err != nil {
 			return
