@@ -164,6 +164,13 @@ func (c *Catalog) GetWait(ctx context.Context, ident string, d time.Duration) (*
 	}
 }
 
+// StarterPending reports whether ident names the starter model while the
+// server is still building (or finding) it.
+func (c *Catalog) StarterPending(ident string) bool {
+	dir, err := c.StarterStatus()
+	return dir == "" && err == nil && c.isStarter(ident)
+}
+
 // isStarter reports whether ident names the starter model (id or ARN).
 func (c *Catalog) isStarter(ident string) bool {
 	if ident == StarterID {

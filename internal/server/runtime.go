@@ -163,12 +163,18 @@ type CatalogResolver struct {
 // (as the worker does for a job on it).
 const starterWait = 10 * time.Minute
 
-// get is Catalog.Get, waiting for the starter in the background.
+// get is Catalog.Get, waiting for the starter in the background; a
+// request for the starter while it is being built gets
+// ModelNotReadyException (which the AWS SDKs retry).
 func (cr *CatalogResolver) get(ctx context.Context, ident string) (*catalog.Model, error) {
 	if cr.StarterWait > 0 && provision.InBackground(ctx) {
 		return cr.Catalog.GetWait(ctx, ident, cr.StarterWait)
 	}
-	return cr.Catalog.Get(ctx, ident)
+	m, err := cr.Catalog.Get(ctx, ident)
+	if errors.Is(err, catalog.ErrNotFound) && cr.Catalog.StarterPending(ident) {
+		return nil, apierr.New(apierr.ModelNotReady, "The model "+catalog.StarterID+" is still being prepared after the server started. Try your request again.")
+	}
+	return m, err
 }
 
 // inferenceProfilePrefixes are the geography prefixes of system-defined
@@ -194,6 +200,8 @@ func (cr *CatalogResolver) Resolve(ctx context.Context, account, ident string) (
 	}
 	if m, err := cr.get(ctx, ident); err == nil {
 		return cr.target(ctx, m)
+	} else if apierr.Is(err, apierr.ModelNotReady) {
+		return provision.Target{}, err
 	}
 	if p := stripProfile(ident); p != ident {
 		return cr.foundation(ctx, p)
@@ -254,6 +262,9 @@ func (cr *CatalogResolver) custom(ctx context.Context, account, ident string) (p
 		return provision.Target{}, apierr.Validationf("The custom model %s is %s; only Active models can serve.", cm.Name, cm.Status)
 	}
 	base, err := cr.get(ctx, cm.BaseModelID)
+	if apierr.Is(err, apierr.ModelNotReady) {
+		return provision.Target{}, err
+	}
 	if err != nil {
 		return provision.Target{}, apierr.Wrap(apierr.Validation, fmt.Sprintf("The base model %s of custom model %s is no longer available.", cm.BaseModelID, cm.Name), err)
 	}

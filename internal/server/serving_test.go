@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/strata-ml/strata/engine/starter"
+	"github.com/strata-ml/strata/internal/apierr"
 	"github.com/strata-ml/strata/internal/catalog"
 	"github.com/strata-ml/strata/internal/config"
 	"github.com/strata-ml/strata/internal/inference"
@@ -147,6 +148,10 @@ func TestRestoreWaitsForStarter(t *testing.T) {
 			if s := status(sv, name); s == provision.PTFailed {
 				t.Fatalf("restart: %s failed while the starter was still being registered", name)
 			}
+		}
+		// A request meanwhile is told to retry, not that the model is unknown.
+		if _, err := sv.Resolver.Resolve(ctx, testAccount, catalog.StarterID); !apierr.Is(err, apierr.ModelNotReady) {
+			t.Errorf("request for the starter while it registers: %v, want ModelNotReadyException", err)
 		}
 		if fail {
 			cat.SetStarter("", errors.New("build failed"))
