@@ -95,6 +95,9 @@ func TestStepFused(t *testing.T) {
 				ad := randomAdapter(t, plain, lora.Config{Rank: 4, Alpha: 8}, 3)
 				ad.PrepareServing()
 				compareSteps(t, []model.Model{plain, fusedM}, ad)
+				// An adapter on some projections of each fused group only.
+				part := randomAdapter(t, plain, lora.Config{Rank: 2, Alpha: 4, TargetModules: []string{"v_proj", "up_proj"}}, 4)
+				compareSteps(t, []model.Model{plain, fusedM}, part)
 
 				// Replace k_proj of layer 0 in both: the fused model must
 				// notice and use the new data.
