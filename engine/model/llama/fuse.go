@@ -43,21 +43,9 @@ func fuseWeights(cfg *model.Config, L *Layer, mods ...lora.Module) *fused {
 	in, _ := projShape(cfg, mods[0])
 	switch {
 	case isF32:
-		f.f32 = make([]float32, 0, f.out*in)
-		for _, mod := range mods {
-			w := L.Proj[mod]
-			o := len(f.f32)
-			f.f32 = append(f.f32, w.F32...)
-			w.F32 = f.f32[o:len(f.f32):len(f.f32)]
-		}
+		f.f32 = concatViews(f.out*in, L, mods, func(w *Weight) *[]float32 { return &w.F32 })
 	case isBF16:
-		f.bf16 = make([]uint16, 0, f.out*in)
-		for _, mod := range mods {
-			w := L.Proj[mod]
-			o := len(f.bf16)
-			f.bf16 = append(f.bf16, w.BF16...)
-			w.BF16 = f.bf16[o:len(f.bf16):len(f.bf16)]
-		}
+		f.bf16 = concatViews(f.out*in, L, mods, func(w *Weight) *[]uint16 { return &w.BF16 })
 	default:
 		return nil
 	}
@@ -74,6 +62,20 @@ func fuseWeights(cfg *model.Config, L *Layer, mods ...lora.Module) *fused {
 		}
 	}
 	return f
+}
+
+// concatViews copies the data of the mods' weights (the slice field(w)
+// points at) one after the other into one new slice of n elements, and
+// makes each weight's data a view into it.
+func concatViews[T float32 | uint16](n int, L *Layer, mods []lora.Module, field func(*Weight) *[]T) []T {
+	all := make([]T, 0, n)
+	for _, mod := range mods {
+		d := field(L.Proj[mod])
+		o := len(all)
+		all = append(all, *d...)
+		*d = all[o:len(all):len(all)]
+	}
+	return all
 }
 
 // live reports whether L's weights are still views into f (nobody has
