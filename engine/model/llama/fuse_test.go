@@ -7,7 +7,6 @@ import (
 
 	"github.com/strata-ml/strata/engine/lora"
 	"github.com/strata-ml/strata/engine/model"
-	"github.com/strata-ml/strata/engine/safetensors"
 )
 
 // compareSteps runs the same batches through every model (a long prefill,
@@ -72,11 +71,7 @@ func TestStepFused(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				dir := copyFixtureDir(t, arch)
 				if bf16 {
-					rewrite(t, dir, func(m map[string]*safetensors.Tensor) {
-						for _, v := range m {
-							v.DType = safetensors.BF16
-						}
-					})
+					dir = bf16FixtureDir(t, arch)
 				}
 				load := func() *Model {
 					m, err := model.Load(dir, model.Options{KeepBF16: bf16})

@@ -151,15 +151,22 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	}
 }
 
-// TestKeepBF16 loads BF16 weights kept as BF16 (LoRA over a frozen base) and
-// compares with the same weights widened to float32: identical results.
-func TestKeepBF16(t *testing.T) {
-	dir := copyFixtureDir(t, "llama")
+// bf16FixtureDir copies the arch fixture with every tensor stored as BF16.
+func bf16FixtureDir(t *testing.T, arch string) string {
+	t.Helper()
+	dir := copyFixtureDir(t, arch)
 	rewrite(t, dir, func(m map[string]*safetensors.Tensor) {
 		for _, v := range m {
 			v.DType = safetensors.BF16
 		}
 	})
+	return dir
+}
+
+// TestKeepBF16 loads BF16 weights kept as BF16 (LoRA over a frozen base) and
+// compares with the same weights widened to float32: identical results.
+func TestKeepBF16(t *testing.T) {
+	dir := bf16FixtureDir(t, "llama")
 	f := loadFixture(t, "llama")
 	mk, err := model.Load(dir, model.Options{KeepBF16: true})
 	if err != nil {

@@ -145,19 +145,27 @@ func TestStepErrors(t *testing.T) {
 	}
 }
 
-// TestLoRADropoutAndAccumulation: dropout changes the training loss but not
-// Forward; LossScale halves gradients; gradients accumulate across calls.
-func TestLoRADropoutAndAccumulation(t *testing.T) {
+// dropoutModel is the llama fixture with a rank-4 LoRA adapter with 30%
+// dropout whose B is non-zero, so that dropout matters.
+func dropoutModel(t *testing.T) (*fixture, *Model) {
+	t.Helper()
 	f := loadFixture(t, "llama")
 	m := loadParityModel(t, f)
 	if _, err := m.EnableLoRA(lora.Config{Rank: 4, Alpha: 8, Dropout: 0.3}, 5); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range m.Params() { // make B non-zero so dropout matters
+	for _, p := range m.Params() {
 		for i := range p.Data {
 			p.Data[i] += 0.05 * float32(math.Cos(float64(i)))
 		}
 	}
+	return f, m
+}
+
+// TestLoRADropoutAndAccumulation: dropout changes the training loss but not
+// Forward; LossScale halves gradients; gradients accumulate across calls.
+func TestLoRADropoutAndAccumulation(t *testing.T) {
+	f, m := dropoutModel(t)
 	b := f.batch()
 	e1, _, _ := m.Forward(b)
 	e2, _, _ := m.Forward(b)
@@ -187,16 +195,7 @@ func TestLoRADropoutAndAccumulation(t *testing.T) {
 // DropoutState, which counts ForwardBackward calls (not Forward), so
 // restoring it replays a training pass exactly.
 func TestDropoutStateRestore(t *testing.T) {
-	f := loadFixture(t, "llama")
-	m := loadParityModel(t, f)
-	if _, err := m.EnableLoRA(lora.Config{Rank: 4, Alpha: 8, Dropout: 0.3}, 5); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range m.Params() { // make B non-zero so dropout matters
-		for i := range p.Data {
-			p.Data[i] += 0.05 * float32(math.Cos(float64(i)))
-		}
-	}
+	f, m := dropoutModel(t)
 	b := f.batch()
 	m.ForwardBackward(b)
 	s := m.DropoutState()
