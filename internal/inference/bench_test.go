@@ -26,54 +26,41 @@ func benchConfig() *model.Config {
 		VocabSize: 8192, RMSNormEps: 1e-5, RopeTheta: 10000, MaxPositionEmbeddings: 2048, HiddenAct: "silu"}
 }
 
-var benchOnce struct {
+// onceModel builds a benchmark model once per test binary.
+type onceModel struct {
 	sync.Once
 	m   model.Model
 	err error
 }
 
-func benchModel(b *testing.B) model.Model {
-	benchOnce.Do(func() {
+var benchF32, benchBF16 onceModel
+
+// get builds the benchmark model with seed (its matrices then kept in
+// bfloat16 if bf16) and lays it out for serving as LoadHFDir does, once.
+func (o *onceModel) get(b *testing.B, seed uint64, bf16 bool) model.Model {
+	o.Do(func() {
 		cfg := benchConfig()
 		cfg.Fill()
-		benchOnce.m, benchOnce.err = model.New(cfg, 42, model.Options{})
-		if benchOnce.err == nil {
-			PrepareModel(benchOnce.m) // as LoadHFDir does
+		if o.m, o.err = model.New(cfg, seed, model.Options{}); o.err != nil {
+			return
 		}
+		if bf16 {
+			keepBF16(o.m)
+		}
+		PrepareModel(o.m)
 	})
-	if benchOnce.err != nil {
-		b.Fatal(benchOnce.err)
+	if o.err != nil {
+		b.Fatal(o.err)
 	}
-	return benchOnce.m
+	return o.m
 }
 
-var benchBF16Once struct {
-	sync.Once
-	m   model.Model
-	err error
-}
+func benchModel(b *testing.B) model.Model { return benchF32.get(b, 42, false) }
 
 // benchModelBF16 is the benchmark model with its matrices kept in bfloat16
 // (rounded to nearest even), as inference keeps a BF16 checkpoint's
 // weights (LoadHFDir: model.Options.KeepBF16); norms stay float32.
-func benchModelBF16(b *testing.B) model.Model {
-	benchBF16Once.Do(func() {
-		cfg := benchConfig()
-		cfg.Fill()
-		m, err := model.New(cfg, 43, model.Options{})
-		if err != nil {
-			benchBF16Once.err = err
-			return
-		}
-		keepBF16(m)
-		PrepareModel(m) // as LoadHFDir does
-		benchBF16Once.m = m
-	})
-	if benchBF16Once.err != nil {
-		b.Fatal(benchBF16Once.err)
-	}
-	return benchBF16Once.m
-}
+func benchModelBF16(b *testing.B) model.Model { return benchBF16.get(b, 43, true) }
 
 // keepBF16 rounds m's matrices to bfloat16 (to nearest even) and keeps
 // them so, as inference keeps a BF16 checkpoint's; norms stay float32.
@@ -91,32 +78,24 @@ func keepBF16(m model.Model) {
 	}
 }
 
-// weightBytesPerToken is what one decode step must read: every weight, in
-// its dtype, but the (untied) embedding table, of which it reads one row.
-func weightBytesPerToken(m model.Model) float64 {
-	var n float64
+// perToken returns what one decode step multiplies by: the number of
+// weights and their bytes in their dtype, all but the (untied) embedding
+// table, of which it reads one row.
+func perToken(m model.Model) (weights, bytes float64) {
 	for _, w := range m.(*llama.Model).Weights() {
-		size := float64(len(w.F32)*4 + len(w.BF16)*2)
+		n, size := float64(len(w.F32)+len(w.BF16)), float64(len(w.F32)*4+len(w.BF16)*2)
 		if w.Name == "model.embed_tokens.weight" {
-			size /= float64(m.Config().VocabSize)
+			n, size = n/float64(m.Config().VocabSize), size/float64(m.Config().VocabSize)
 		}
-		n += size
+		weights, bytes = weights+n, bytes+size
 	}
-	return n
+	return weights, bytes
 }
 
-// weightsPerToken is the number of weights one decode step multiplies by:
-// all but the embedding table, of which it reads one row.
-func weightsPerToken(m model.Model) float64 {
-	var n float64
-	for _, w := range m.(*llama.Model).Weights() {
-		size := float64(len(w.F32) + len(w.BF16))
-		if w.Name == "model.embed_tokens.weight" {
-			size /= float64(m.Config().VocabSize)
-		}
-		n += size
-	}
-	return n
+// weightBytesPerToken is what one decode step must read (perToken).
+func weightBytesPerToken(m model.Model) float64 {
+	_, b := perToken(m)
+	return b
 }
 
 // probeBandwidth measures streaming read bandwidth (bytes/s) over a buffer
@@ -298,7 +277,8 @@ func BenchmarkAggregateStreams(b *testing.B) {
 			b.ReportMetric(r32/r1, "x32_vs_1")
 			b.ReportMetric(d32/d1, "dec_x32_vs_1")
 			peak := compute.PeakGFLOPS(compute.Threads()) * 1e9
-			b.ReportMetric(peak*wb/(2*weightsPerToken(m)*bw), "roofline_x32")
+			weights, _ := perToken(m)
+			b.ReportMetric(peak*wb/(2*weights*bw), "roofline_x32")
 		})
 	}
 }
@@ -345,21 +325,7 @@ func randomAdapterRank(t testing.TB, cfg *model.Config, seed uint64, rank int) *
 	if rank == a.Config.Rank {
 		return a
 	}
-	c, q, kv, ff := cfg.HiddenSize, cfg.QDim(), cfg.KVDim(), cfg.IntermediateSize
-	shape := func(m lora.Module) (int, int) {
-		switch m {
-		case lora.QProj:
-			return c, q
-		case lora.KProj, lora.VProj:
-			return c, kv
-		case lora.OProj:
-			return q, c
-		case lora.GateProj, lora.UpProj:
-			return c, ff
-		}
-		return ff, c
-	}
-	a, err := lora.New(lora.Config{Rank: rank, Alpha: float64(2 * rank)}, cfg.NumHiddenLayers, shape, seed)
+	a, err := lora.New(lora.Config{Rank: rank, Alpha: float64(2 * rank)}, cfg.NumHiddenLayers, adapterShape(cfg), seed)
 	if err != nil {
 		t.Fatal(err)
 	}

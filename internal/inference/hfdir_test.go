@@ -21,21 +21,7 @@ import (
 // random A and B (a fresh PEFT adapter has B = 0 and changes nothing).
 func randomAdapter(t testing.TB, cfg *model.Config, seed uint64) *lora.Adapter {
 	t.Helper()
-	c, q, kv, ff := cfg.HiddenSize, cfg.QDim(), cfg.KVDim(), cfg.IntermediateSize
-	shape := func(m lora.Module) (int, int) {
-		switch m {
-		case lora.QProj:
-			return c, q
-		case lora.KProj, lora.VProj:
-			return c, kv
-		case lora.OProj:
-			return q, c
-		case lora.GateProj, lora.UpProj:
-			return c, ff
-		}
-		return ff, c
-	}
-	a, err := lora.New(lora.Config{Rank: 4, Alpha: 8}, cfg.NumHiddenLayers, shape, seed)
+	a, err := lora.New(lora.Config{Rank: 4, Alpha: 8}, cfg.NumHiddenLayers, adapterShape(cfg), seed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +34,24 @@ func randomAdapter(t testing.TB, cfg *model.Config, seed uint64) *lora.Adapter {
 		}
 	}
 	return a
+}
+
+// adapterShape gives each projection's (in, out) widths for cfg.
+func adapterShape(cfg *model.Config) lora.ShapeFunc {
+	c, q, kv, ff := cfg.HiddenSize, cfg.QDim(), cfg.KVDim(), cfg.IntermediateSize
+	return func(m lora.Module) (int, int) {
+		switch m {
+		case lora.QProj:
+			return c, q
+		case lora.KProj, lora.VProj:
+			return c, kv
+		case lora.OProj:
+			return q, c
+		case lora.GateProj, lora.UpProj:
+			return c, ff
+		}
+		return ff, c
+	}
 }
 
 var starterOnce struct {
