@@ -50,14 +50,9 @@ func (s *Service) CreateDeployment(ctx context.Context, account string, in Creat
 		CreatedAt: now, LastUpdatedAt: now, ClientRequestToken: in.ClientRequestToken, Tags: in.Tags}
 	if err := s.store.PutDeployment(ctx, d); err != nil {
 		if errors.Is(err, ErrConflict) { // another server process took the name
-			if in.ClientRequestToken != "" { // maybe with this very request, retried there
-				if all, lerr := s.store.Deployments(ctx, account); lerr == nil {
-					for _, o := range all {
-						if o.ClientRequestToken == in.ClientRequestToken {
-							return o, nil
-						}
-					}
-				}
+			list := func(ctx context.Context) ([]*Deployment, error) { return s.store.Deployments(ctx, account) }
+			if o, ok := raceWinner(ctx, in.ClientRequestToken, list); ok { // this very request, retried there
+				return o, nil
 			}
 			return nil, apierr.Validationf("A custom model deployment named %s already exists in this account.", in.Name)
 		}

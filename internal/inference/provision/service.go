@@ -190,14 +190,9 @@ func (s *Service) CreateThroughput(ctx context.Context, account string, in Creat
 	}
 	if err := s.store.PutThroughput(ctx, t); err != nil {
 		if errors.Is(err, ErrConflict) { // another server process took the name
-			if in.ClientRequestToken != "" { // maybe with this very request, retried there
-				if all, lerr := s.store.Throughputs(ctx, account); lerr == nil {
-					for _, o := range all {
-						if o.ClientRequestToken == in.ClientRequestToken {
-							return o, nil
-						}
-					}
-				}
+			list := func(ctx context.Context) ([]*Throughput, error) { return s.store.Throughputs(ctx, account) }
+			if o, ok := raceWinner(ctx, in.ClientRequestToken, list); ok { // this very request, retried there
+				return o, nil
 			}
 			return nil, apierr.Validationf("A Provisioned Throughput named %s already exists in this account.", in.Name)
 		}
