@@ -119,7 +119,9 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 			bias = L.Bias[mod].F32
 		}
 		sb.linearW(y, xin, L.Proj[mod], bias, n, in, out)
-		adapt(xin, l, []lora.Module{mod}, y)
+		if len(groups) > 0 {
+			adapt(xin, l, []lora.Module{mod}, y)
+		}
 	}
 	// projs computes the projections of f (which share the input xin) into
 	// ys: as one product when f is live (FuseProjections), else one each.
