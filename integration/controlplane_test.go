@@ -101,6 +101,9 @@ func controlPlane(t *testing.T, srv *Server) {
 	createBucket(t, s3c, "data")
 	putObject(t, s3c, "data", "train.jsonl", trainLines(8))
 	putObject(t, s3c, "data", "val.jsonl", trainLines(2))
+	// Long enough (2,000 steps at 30 ms) that the stop always lands while
+	// the child trains, however far the worker's event recording lags.
+	putObject(t, s3c, "data", "long.jsonl", trainLines(200))
 
 	fms, err := c.ListFoundationModels(ctx, &bedrock.ListFoundationModelsInput{ByCustomizationType: types.ModelCustomizationFineTuning})
 	if err != nil {
@@ -127,7 +130,7 @@ func controlPlane(t *testing.T, srv *Server) {
 	}
 	// A job to stop (long), and a second quick one (SDK fills the token).
 	long := jobInput("sdk-stop", "10")
-	long.TrainingDataConfig.S3Uri = aws.String("s3://data/train.jsonl")
+	long.TrainingDataConfig.S3Uri = aws.String("s3://data/long.jsonl")
 	stopArn, err := c.CreateModelCustomizationJob(ctx, long)
 	if err != nil {
 		t.Fatal(err)
