@@ -20,14 +20,22 @@ func randBF16(r *rand.Rand, n int) ([]uint16, []float32) {
 	return w, f
 }
 
-// checkBF16Gemm runs SgemmBF16 on p and compares it with the float64
-// reference over the widened W, with checkGemm's tolerance
+// checkBF16Gemm runs SgemmBF16 on p (SgemmBF16BF16 when round is set)
+// and compares it with the float64 reference over the widened W (and X
+// rounded to bfloat16 when round is set), with checkGemm's tolerance
 // γ·(|alpha|·Σ|x||w| + |beta·c|), γ = (k+4)·2⁻²³. The ldc padding of C
 // must be untouched.
-func checkBF16Gemm(t *testing.T, p *Pool, r *rand.Rand, m, n, k, pad int, alpha, beta float32) {
+func checkBF16Gemm(t *testing.T, p *Pool, r *rand.Rand, m, n, k, pad int, alpha, beta float32, round ...bool) {
 	t.Helper()
 	ldx, ldw, ldc := k+pad, k+2*pad, n+pad
 	x := randSlice(r, m*ldx)
+	xref, product := x, p.SgemmBF16
+	if len(round) > 0 && round[0] {
+		xref, product = make([]float32, len(x)), p.SgemmBF16BF16
+		for i, v := range x {
+			xref[i] = RoundBF16(v)
+		}
+	}
 	w, wf := randBF16(r, n*ldw)
 	c := randSlice(r, m*ldc)
 	if beta == 0 {
@@ -36,8 +44,8 @@ func checkBF16Gemm(t *testing.T, p *Pool, r *rand.Rand, m, n, k, pad int, alpha,
 		}
 	}
 	orig := append([]float32(nil), c...)
-	want, scale := sgemmRef(false, true, m, n, k, alpha, x, ldx, wf, ldw, beta, c, ldc)
-	p.SgemmBF16(m, n, k, alpha, x, ldx, w, ldw, beta, c, ldc)
+	want, scale := sgemmRef(false, true, m, n, k, alpha, xref, ldx, wf, ldw, beta, c, ldc)
+	product(m, n, k, alpha, x, ldx, w, ldw, beta, c, ldc)
 	gamma := float64(k+4) * 0x1p-23
 	for i := range m {
 		for j := range ldc {
@@ -123,7 +131,9 @@ func TestWidenBF16(t *testing.T) {
 // BenchmarkSgemmBF16 compares decode-shaped products with bfloat16 weights
 // against the same products with float32 weights (W 2048×768 per call,
 // cycled through 64 MiB so that it streams from memory), and reports the
-// bandwidth each reaches: bfloat16 moves half the bytes.
+// bandwidth each reaches: bfloat16 moves half the bytes. dot is
+// SgemmBF16BF16 (X rounded to bfloat16, VDPBF16PS where the CPU has it);
+// dot_vs_bf16_speed is its speed over SgemmBF16's.
 func BenchmarkSgemmBF16(b *testing.B) {
 	const n, k = 2048, 768
 	copies := (64 << 20) / (n * k * 2)
@@ -133,11 +143,11 @@ func BenchmarkSgemmBF16(b *testing.B) {
 	for i := range ws {
 		ws[i], wf[i] = randBF16(r, n*k)
 	}
-	for _, m := range []int{1, 8, 32} {
+	for _, m := range []int{1, 2, 4, 8, 32, 128} {
 		x := randSlice(r, m*k)
 		c := make([]float32, m*n)
 		b.Run(sizeName(m), func(b *testing.B) {
-			var tb, tf float64
+			var tb, tf, td float64
 			for b.Loop() {
 				for range 10 { // interleaved rounds, best of each
 					s := nowSeconds()
@@ -147,14 +157,22 @@ func BenchmarkSgemmBF16(b *testing.B) {
 					tb = max(tb, float64(copies*n*k*2)/(nowSeconds()-s))
 					s = nowSeconds()
 					for i := range copies {
+						SgemmBF16BF16(m, n, k, 1, x, k, ws[i], k, 0, c, n)
+					}
+					td = max(td, float64(copies*n*k*2)/(nowSeconds()-s))
+					s = nowSeconds()
+					for i := range copies {
 						Sgemm(false, true, m, n, k, 1, x, k, wf[i], k, 0, c, n)
 					}
 					tf = max(tf, float64(copies*n*k*4)/(nowSeconds()-s))
 				}
 			}
 			b.ReportMetric(tb/1e9, "bf16_GB/s")
+			b.ReportMetric(td/1e9, "dot_GB/s")
 			b.ReportMetric(tf/1e9, "f32_GB/s")
 			b.ReportMetric(tb/2/(tf/4), "bf16_vs_f32_speed")
+			b.ReportMetric(td/tb, "dot_vs_bf16_speed")
+			b.ReportMetric(td/2*float64(2*m)/1e9, "dot_GFLOP/s")
 		})
 	}
 }

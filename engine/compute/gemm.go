@@ -64,11 +64,15 @@ type gemmBuf struct {
 	swapB  []float32 // op(A)ᵀ padded to nr columns (sgemmSwapped)
 	swapC  []float32 // the swapped product, nr columns (sgemmSwapped)
 	wide   []float32 // a block of widened bfloat16 weights (SgemmBF16)
+	round  []float32 // X rounded to bfloat16 values (SgemmBF16BF16 fallback)
+	xb     []uint16  // X as bfloat16, rows padded (SgemmBF16BF16)
+	wEdge  []uint16  // the last, partial tile of W rows, padded
+	tile   []float32 // dot-product tiles (SgemmBF16BF16)
 }
 
-func grow(s []float32, n int) []float32 {
+func grow[T any](s []T, n int) []T {
 	if cap(s) < n {
-		return make([]float32, n)
+		return make([]T, n)
 	}
 	return s[:n]
 }

@@ -1,0 +1,149 @@
+package compute
+
+import (
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// TestSgemmBF16BF16 checks the bfloat16×bfloat16 product against the
+// float64 reference over X rounded to bfloat16 and the widened W, with
+// checkGemm's tolerance γ·(|alpha|·Σ|x||w| + |beta·c|), γ = (k+4)·2⁻²³:
+// row counts around the 4-row tiles and the L2 passes, W tiles of 6 rows
+// with partial last tiles, k around the 32-element steps (the masked
+// tail), strides, alpha/beta variants, and 1 to 3 threads. Without
+// AVX512-BF16 it checks the rounding fallback.
+func TestSgemmBF16BF16(t *testing.T) {
+	t.Parallel()
+	t.Logf("VDPBF16PS kernel: %v", haveDPBF16)
+	ms := []int{1, 3, 4, 5, 8, 17, 33, 64}
+	ns := []int{1, 5, 6, 7, 13, 100}
+	ks := []int{1, 7, 31, 32, 33, 64, 100}
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, threads := range []int{1, 2, 3} {
+		p := NewPool(threads)
+		i := 0
+		for _, m := range ms {
+			for _, n := range ns {
+				for _, k := range ks {
+					ab := alphaBetas[i%len(alphaBetas)]
+					checkBF16Gemm(t, p, r, m, n, k, i%3, ab[0], ab[1], true)
+					i++
+				}
+			}
+		}
+		// Split over threads; X in several L2 passes (k=2050: 31 rows).
+		checkBF16Gemm(t, p, r, 3, 700, 300, 1, 1, 0, true)
+		checkBF16Gemm(t, p, r, 32, 770, 768, 0, 1, 1, true)
+		checkBF16Gemm(t, p, r, 130, 31, 2050, 2, 0.5, -1, true)
+		p.Close()
+	}
+}
+
+// TestRoundBF16 checks the rounding against its definition: the nearest
+// bfloat16, ties to even, through RoundBF16 and through the vector
+// conversion of SgemmBF16BF16 (roundRow), lengths around its 16-element
+// blocks.
+func TestRoundBF16(t *testing.T) {
+	cases := []struct{ in, want uint32 }{
+		{0x3f800000, 0x3f80}, // 1
+		{0x3f808000, 0x3f80}, // tie, even below
+		{0x3f818000, 0x3f82}, // tie, even above
+		{0x3f808001, 0x3f81}, // just above the tie
+		{0x3f807fff, 0x3f80}, // just below the tie
+		{0xbf808001, 0xbf81}, // negative
+		{0x7f7fffff, 0x7f80}, // max float rounds to +Inf
+		{0x7f800000, 0x7f80}, // +Inf
+		{0xff800000, 0xff80}, // -Inf
+		{0x00000000, 0x0000}, // +0
+		{0x80000000, 0x8000}, // -0
+		{0x7fc00000, 0x7fc0}, // NaN
+	}
+	for _, c := range cases {
+		got := toBF16(math.Float32frombits(c.in))
+		if uint32(got) != c.want {
+			t.Errorf("toBF16(%#08x) = %#04x, want %#04x", c.in, got, c.want)
+		}
+		if r := RoundBF16(math.Float32frombits(c.in)); math.Float32bits(r) != c.want<<16 {
+			t.Errorf("RoundBF16(%#08x) = %#08x", c.in, math.Float32bits(r))
+		}
+	}
+	if v := toBF16(math.Float32frombits(0x7f800001)); v&0x7f80 != 0x7f80 || v&0x7f == 0 {
+		t.Errorf("signalling NaN rounds to %#04x, not a NaN", v)
+	}
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, n := range []int{1, 15, 16, 17, 100} {
+		src := randSlice(r, n)
+		dst := make([]uint16, n+1)
+		dst[n] = 42
+		roundRow(dst[:n], src)
+		for i, v := range src {
+			if dst[i] != toBF16(v) {
+				t.Fatalf("n=%d: roundRow[%d] = %#04x, want %#04x", n, i, dst[i], toBF16(v))
+			}
+		}
+		if dst[n] != 42 {
+			t.Fatalf("n=%d: roundRow wrote past the end", n)
+		}
+	}
+}
+
+// FuzzRoundBF16 checks that RoundBF16 returns the nearest bfloat16 value
+// (ties to even) of any float32.
+func FuzzRoundBF16(f *testing.F) {
+	for _, b := range []uint32{0, 0x3f808000, 0x7f7fffff, 0xff7fffff, 0x00018000, 0x7fc00001} {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b uint32) {
+		x := math.Float32frombits(b)
+		got := RoundBF16(x)
+		if x != x {
+			if got == got {
+				t.Fatalf("NaN %#08x rounds to %v", b, got)
+			}
+			return
+		}
+		lo := math.Float32frombits(b &^ 0xffff)         // toward zero
+		hi := math.Float32frombits(b&^0xffff + 0x10000) // away from zero
+		hf := float64(hi)
+		if math.IsInf(hf, 0) { // rounding rounds as if the exponent went on
+			hf = math.Copysign(0x1p128, hf)
+		}
+		dl, dh := math.Abs(float64(x)-float64(lo)), math.Abs(hf-float64(x))
+		want := lo
+		if dh < dl || (dh == dl && (b>>16)&1 == 1) {
+			want = hi
+		}
+		if math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("RoundBF16(%#08x) = %#08x, want %#08x", b, math.Float32bits(got), math.Float32bits(want))
+		}
+	})
+}
+
+// TestDPBF16Generated checks that dpbf16_amd64.s is what gen_dpbf16.go
+// writes (go generate ./engine/compute after changing the generator).
+func TestDPBF16Generated(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the Go toolchain")
+	}
+	out := filepath.Join(t.TempDir(), "dpbf16.s")
+	cmd := exec.Command("go", "run", "gen_dpbf16.go", "-o", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go run gen_dpbf16.go: %v\n%s", err, b)
+	}
+	want, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile("dpbf16_amd64.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("dpbf16_amd64.s is stale: run go generate ./engine/compute")
+	}
+}

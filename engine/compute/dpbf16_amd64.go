@@ -1,0 +1,50 @@
+//go:build amd64 && !purego
+
+package compute
+
+import "golang.org/x/sys/cpu"
+
+//go:generate go run gen_dpbf16.go
+
+// haveDPBF16 reports whether the AVX512-BF16 kernels can run on this CPU
+// (VDPBF16PS and VCVTNEPS2BF16, with the AVX-512 state enabled by the OS).
+var haveDPBF16 = cpu.X86.HasAVX512 && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512BF16
+
+// Tile of the dot-product kernel: rows of X by rows of W.
+const (
+	dotRows = 4
+	dotCols = 6
+)
+
+//go:noescape
+func dpbf16Tiles(groups, k32 int, a *uint16, lda int, w *uint16, ldw int, out *float32, ldo int, tail uint32, pf *uint16, pfBytes int)
+
+//go:noescape
+func cvtBF16(dst *uint16, src *float32, n int)
+
+// dotKernel computes groups·dotRows×dotCols results into out (row stride
+// ldo) from the padded bfloat16 rows a (stride lda) and dotCols rows of w
+// (stride ldw, k elements each), prefetching next (the next tile of W,
+// which may be empty).
+func dotKernel(groups, k32 int, a []uint16, lda int, w []uint16, ldw, k int, out []float32, ldo int, mask uint32, next []uint16) {
+	_ = a[(groups*dotRows-1)*lda+lda-1]
+	_ = w[(dotCols-1)*ldw+k-1]
+	_ = out[(groups*dotRows-1)*ldo+dotCols-1]
+	pf := &w[0]
+	if len(next) > 0 {
+		pf = &next[0]
+	}
+	dpbf16Tiles(groups, k32, &a[0], lda, &w[0], ldw, &out[0], ldo, mask, pf, 2*len(next))
+}
+
+// roundRow sets dst[i] to the bfloat16 bits nearest src[i].
+func roundRow(dst []uint16, src []float32) {
+	dst = dst[:len(src)]
+	n16 := len(src) &^ 15
+	if n16 > 0 {
+		cvtBF16(&dst[0], &src[0], n16)
+	}
+	for i := n16; i < len(src); i++ {
+		dst[i] = toBF16(src[i])
+	}
+}

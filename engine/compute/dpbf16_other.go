@@ -1,0 +1,22 @@
+//go:build !amd64 || purego
+
+package compute
+
+// haveDPBF16 is false without the assembly: SgemmBF16BF16 rounds X and
+// runs SgemmBF16.
+const haveDPBF16 = false
+
+const (
+	dotRows = 4
+	dotCols = 6
+)
+
+func dotKernel(groups, k32 int, a []uint16, lda int, w []uint16, ldw, k int, out []float32, ldo int, mask uint32, next []uint16) {
+	panic("compute: no VDPBF16PS kernel")
+}
+
+func roundRow(dst []uint16, src []float32) {
+	for i, v := range src {
+		dst[i] = toBF16(v)
+	}
+}
