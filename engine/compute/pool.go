@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Pool is a fixed set of worker goroutines, started once, that run the
@@ -26,6 +27,11 @@ type Pool struct {
 	bufMu sync.Mutex
 	bufs  []*gemmBuf // free packing buffers, reused across calls
 }
+
+// spinFor is how long a thread polls for work before it parks: the
+// chunks of one product and the next product of a model step usually come
+// within microseconds, and a parked thread takes tens of them to wake.
+const spinFor = 50 * time.Microsecond
 
 // task is one chunk [lo, hi) of a Parallel call.
 type task struct {
@@ -69,6 +75,17 @@ func NewPool(threads int) *Pool {
 func (p *Pool) work() {
 	defer p.workers.Done()
 	for {
+		// Spin briefly for the next chunk before parking (see spinFor).
+		for start := time.Now(); time.Since(start) < spinFor; {
+			select {
+			case t := <-p.tasks:
+				p.busy.Add(1)
+				t.run()
+				p.busy.Add(-1)
+				start = time.Now()
+			default:
+			}
+		}
 		select {
 		case t := <-p.tasks:
 			p.busy.Add(1)
@@ -126,6 +143,18 @@ func (p *Pool) parallel(n, t int, fn func(lo, hi int)) {
 		}
 	}
 	fn(0, n/t)
+	// Spin briefly before parking (see spinFor).
+	for start := time.Now(); time.Since(start) < spinFor; {
+		if g.pending.Load() == 0 {
+			return
+		}
+		select {
+		case tk := <-p.tasks:
+			tk.run()
+			start = time.Now()
+		default:
+		}
+	}
 	for {
 		select {
 		case <-g.done:
