@@ -12,8 +12,8 @@ import (
 // compareSteps runs the same batches through every model (a long prefill,
 // short ones mixed with decoding, decoding alone; odd sequences with
 // adapter ad) and fails when a model's logits differ from the first's by
-// more than 2e-5·(1 + max|logit|).
-func compareSteps(t *testing.T, ms []model.Model, ad *lora.Adapter) {
+// more than tol·(1 + max|logit|), tol 2e-5 unless given.
+func compareSteps(t *testing.T, ms []model.Model, ad *lora.Adapter, tol ...float64) {
 	t.Helper()
 	vocab := ms[0].Config().VocabSize
 	r := rand.New(rand.NewPCG(1, 2))
@@ -49,12 +49,19 @@ func compareSteps(t *testing.T, ms []model.Model, ad *lora.Adapter) {
 				continue
 			}
 			for i := range round {
-				if d, s := maxAbsDiff(out[i], want[i]); d > 2e-5*(1+s) {
+				if d, s := maxAbsDiff(out[i], want[i]); d > tolerance(tol)*(1+s) {
 					t.Errorf("model %d, round %d seq %d (%d tokens): logits differ by %.3g (max %.3g)", k, ri, i, round[i], d, s)
 				}
 			}
 		}
 	}
+}
+
+func tolerance(tol []float64) float64 {
+	if len(tol) > 0 {
+		return tol[0]
+	}
+	return 2e-5
 }
 
 // TestStepFused: a model whose q, k, v and gate, up weights are fused for

@@ -48,15 +48,17 @@ func (sb *stepBuf) linearW(y, x []float32, w *Weight, bias []float32, n, in, out
 }
 
 // linearData is linear for a weight given as float32 (f32 not nil) or as
-// bfloat16 bits: the product then widens it as it reads it
-// (compute.SgemmBF16), never all at once, so that decoding reads two bytes
-// per weight, not six.
+// bfloat16 bits. A bfloat16 product is compute.SgemmBF16BF16: the weight
+// is read as it is (two bytes per weight, never widened all at once) and
+// the input rows are rounded to bfloat16, as a bfloat16 matmul does in
+// PyTorch and in llama.cpp; products are exact and sums float32. That
+// runs at twice the float32 rate where the CPU has AVX512-BF16.
 func (sb *stepBuf) linearData(y, x, f32 []float32, bf16 []uint16, bias []float32, n, in, out int) {
 	if f32 != nil {
 		sb.linear(y, x, f32, bias, n, in, out)
 		return
 	}
-	compute.SgemmBF16(n, out, in, 1, x, in, bf16, in, 0, y, out)
+	compute.SgemmBF16BF16(n, out, in, 1, x, in, bf16, in, 0, y, out)
 	if bias != nil {
 		for i := range n {
 			row := y[i*out : (i+1)*out]
