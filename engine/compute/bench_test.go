@@ -10,16 +10,19 @@ import (
 // benchThreads are the thread counts every benchmark runs on.
 var benchThreads = []int{1, 2}
 
-// BenchmarkPeak reports the FMA probe (PeakGFLOPS) on 1 and 2 threads.
+// BenchmarkPeak reports the FMA probe (PeakGFLOPS) and the bfloat16
+// probe (PeakBF16GFLOPS) on 1 and 2 threads.
 func BenchmarkPeak(b *testing.B) {
 	for _, th := range benchThreads {
 		b.Run(fmt.Sprintf("threads=%d", th), func(b *testing.B) {
-			var g float64
+			var g, h float64
 			for b.Loop() {
 				g = max(g, PeakGFLOPS(th))
+				h = max(h, PeakBF16GFLOPS(th))
 			}
 			// best of the b.N probes
 			b.ReportMetric(g, "GFLOP/s")
+			b.ReportMetric(h, "bf16_GFLOP/s")
 		})
 	}
 }

@@ -22,6 +22,20 @@ func dpbf16Tiles(groups, k32 int, a *uint16, lda int, w *uint16, ldw int, out *f
 //go:noescape
 func cvtBF16(dst *uint16, src *float32, n int)
 
+//go:noescape
+func dpbf16Loop(n int)
+
+// peakLoopBF16 runs the VDPBF16PS probe for n iterations and returns the
+// FLOP done (each product and each sum counted, as for FMAs); without
+// AVX512-BF16 it is the FMA probe, which SgemmBF16BF16 then runs on.
+func peakLoopBF16(n int) float64 {
+	if !haveDPBF16 {
+		return peakLoop(n)
+	}
+	dpbf16Loop(n)
+	return float64(n) * 12 * 32 * 2
+}
+
 // dotKernel computes groups·dotRows×dotCols results into out (row stride
 // ldo) from the padded bfloat16 rows a (stride lda) and dotCols rows of w
 // (stride ldw, k elements each), prefetching next (the next tile of W,

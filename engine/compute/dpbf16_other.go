@@ -20,3 +20,6 @@ func roundRow(dst []uint16, src []float32) {
 		dst[i] = toBF16(v)
 	}
 }
+
+// peakLoopBF16 is the FMA probe, which SgemmBF16BF16 runs on here.
+func peakLoopBF16(n int) float64 { return peakLoop(n) }

@@ -215,6 +215,25 @@ func main() {
 	p("cvtdone:")
 	p("\tVZEROUPPER")
 	p("\tRET")
+	p("")
+	p("// func dpbf16Loop(n int)")
+	p("//")
+	p("// n iterations of 12 independent VDPBF16PS (768 FLOP each): the probe")
+	p("// of PeakBF16GFLOPS.")
+	p("TEXT ·dpbf16Loop(SB), NOSPLIT, $0-8")
+	p("\tMOVQ n+0(FP), CX")
+	for i := range 14 {
+		p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	p("")
+	p("peakloop:")
+	for i := range 12 {
+		dp(i, 12, 13)
+	}
+	p("\tDECQ CX")
+	p("\tJNE peakloop")
+	p("\tVZEROUPPER")
+	p("\tRET")
 	if err := os.WriteFile(*dst, out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}

@@ -12,7 +12,15 @@ import (
 // its best; the result is the sum of the per-thread bests, so a machine
 // shared with other processes still reports its ceiling. It takes about
 // 30 ms. It is the ceiling GEMM speeds are reported against.
-func PeakGFLOPS(threads int) float64 {
+func PeakGFLOPS(threads int) float64 { return peak(threads, peakLoop) }
+
+// PeakBF16GFLOPS is PeakGFLOPS for the arithmetic of SgemmBF16BF16: a loop
+// of VDPBF16PS (16 lanes, two products and two sums each) where the CPU
+// has AVX512-BF16, the float32 FMA loop elsewhere.
+func PeakBF16GFLOPS(threads int) float64 { return peak(threads, peakLoopBF16) }
+
+// peak runs a probe loop (n iterations → FLOP done) as PeakGFLOPS describes.
+func peak(threads int, peakLoop func(n int) float64) float64 {
 	threads = max(threads, 1)
 	const calib = 1 << 14
 	peakLoop(calib) // warm up (clock ramp)

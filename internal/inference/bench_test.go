@@ -233,11 +233,13 @@ func BenchmarkDecodeBandwidth(b *testing.B) {
 }
 
 // dtypes are the weight types the serving benchmarks run: float32, and
-// bfloat16 as a BF16 checkpoint is served.
+// bfloat16 as a BF16 checkpoint is served, each with the probe of the
+// arithmetic its products run on.
 var dtypes = []struct {
 	name  string
 	model func(*testing.B) model.Model
-}{{"f32", benchModel}, {"bf16", benchModelBF16}}
+	peak  func(threads int) float64 // GFLOP/s
+}{{"f32", benchModel, compute.PeakGFLOPS}, {"bf16", benchModelBF16, compute.PeakBF16GFLOPS}}
 
 // BenchmarkAggregateStreams: aggregate generated tokens/s at 1, 8 and 32
 // concurrent streams (16-token prompts, 32 new tokens each; the time
@@ -247,10 +249,12 @@ var dtypes = []struct {
 //
 // roofline_x32 is the most x32_vs_1 this machine allows, from probes in
 // the same run: one stream cannot beat bandwidth / weight bytes per token,
-// and 32 streams cannot beat the FMA peak / 2 FLOP per weight per token
-// (prefill and attention ignored, which only lower it), so the ratio is at
-// most peak·bytes per weight / (2·bandwidth). Weights half the size double
-// the first bound and leave the second: the ceiling halves for bfloat16.
+// and 32 streams cannot beat the arithmetic peak / 2 FLOP per weight per
+// token (prefill and attention ignored, which only lower it), so the ratio
+// is at most peak·bytes per weight / (2·bandwidth). Weights half the size
+// double the first bound; the second is the FMA peak for float32 and the
+// VDPBF16PS peak (twice the FMA's) for bfloat16 where the CPU has
+// AVX512-BF16, so the two ceilings are about equal there.
 func BenchmarkAggregateStreams(b *testing.B) {
 	for _, dt := range dtypes {
 		b.Run(dt.name, func(b *testing.B) {
@@ -276,7 +280,7 @@ func BenchmarkAggregateStreams(b *testing.B) {
 			b.ReportMetric(r8/r1, "x8_vs_1")
 			b.ReportMetric(r32/r1, "x32_vs_1")
 			b.ReportMetric(d32/d1, "dec_x32_vs_1")
-			peak := compute.PeakGFLOPS(compute.Threads()) * 1e9
+			peak := dt.peak(compute.Threads()) * 1e9
 			weights, _ := perToken(m)
 			b.ReportMetric(peak*wb/(2*weights*bw), "roofline_x32")
 		})
