@@ -1,6 +1,6 @@
 //go:build ignore
 
-// gen_dpbf16 writes dpbf16_amd64.s: the AVX512-BF16 kernels of
+// Command gen_dpbf16 writes dpbf16_amd64.s: the AVX512-BF16 kernels of
 // SgemmBF16BF16. The Go assembler has no mnemonics for VDPBF16PS and
 // VCVTNEPS2BF16, so this program encodes them (EVEX, register operands
 // only) as BYTE directives, each with the instruction in a comment.
