@@ -12,8 +12,9 @@
 // k32 steps of 32 elements and, when tail is not 0, one more step that
 // reads the elements of W under the mask tail. out receives the 4×6
 // float32 results of each group, row stride ldo, groups one below the other.
-// Each step also prefetches the next two lines of the pfBytes at pf (the
-// next tile of W), until they are all asked for.
+// Each step also prefetches into L2 the next two lines of the pfBytes at
+// pf (the next tile of W), until they are all asked for: into L1 (T0) the
+// product streams W from memory 10%!s(MISSING)lower, without prefetching 25%!s(MISSING)lower.
 TEXT ·dpbf16Tiles(SB), NOSPLIT, $0-88
 	MOVQ groups+0(FP), R10
 	MOVQ a+16(FP), R12
@@ -103,8 +104,8 @@ loop:
 	ADDQ $64, R8
 	CMPQ R9, R14
 	JAE noprefetch
-	PREFETCHT0 (R9)
-	PREFETCHT0 64(R9)
+	PREFETCHT1 (R9)
+	PREFETCHT1 64(R9)
 	ADDQ $128, R9
 
 noprefetch:
