@@ -11,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strata-ml/strata/engine/compute"
 	"github.com/strata-ml/strata/engine/model"
+	"github.com/strata-ml/strata/engine/safetensors"
 )
 
 // oracleMissing fails under CI=true (an oracle must be installed there) and
@@ -39,25 +41,101 @@ func envOr(k, def string) string {
 // cache (tools/llamacpp/logits.mjs). Tolerance: max |logit diff| ≤ 1e-4 over
 // all positions and the whole vocabulary.
 func TestLlamaCppParity(t *testing.T) {
-	home, _ := os.UserHomeDir()
-	cache := envOr("STRATA_CACHE", filepath.Join(home, ".cache", "strata"))
-	oracle := envOr("STRATA_ORACLE_DIR", filepath.Join(cache, "oracle"))
-	lcpp := envOr("STRATA_LLAMACPP_DIR", filepath.Join(cache, "llama.cpp"))
-	py := envOr("STRATA_TORCH_PYTHON", "/usr/bin/python3")
-	node, err := exec.LookPath("node")
+	m, cfg := parityModel(t, false)
+	dir := t.TempDir()
+	if err := m.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	want := llamaCppLogits(t, dir, parityIDs, "")
+	got, err := m.Logits(&model.Batch{B: 1, T: len(parityIDs), Tokens: parityIDs})
 	if err != nil {
-		oracleMissing(t, "node not on PATH")
+		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(oracle, "node_modules", "node-llama-cpp", "dist", "index.js")); err != nil {
-		oracleMissing(t, "node-llama-cpp in %s: %v", oracle, err)
+	d, s := maxAbsDiff(got, want)
+	v := cfg.VocabSize
+	argOK := 0
+	for p := range parityIDs {
+		if argmax(got[p*v:(p+1)*v]) == argmax(want[p*v:(p+1)*v]) {
+			argOK++
+		}
 	}
-	if _, err := os.Stat(filepath.Join(lcpp, "gguf-py", "gguf")); err != nil {
-		oracleMissing(t, "gguf-py in %s: %v", lcpp, err)
+	t.Logf("llama.cpp vs strata: max|logit diff| %.3g (max|logit| %.3g), argmax agrees at %d/%d positions", d, s, argOK, len(parityIDs))
+	if d > 1e-4 {
+		t.Errorf("max|logit diff| %.3g > 1e-4", d)
 	}
-	if err := exec.Command(py, "-c", "import numpy").Run(); err != nil {
-		oracleMissing(t, "%s with numpy: %v", py, err)
-	}
+}
 
+// TestLlamaCppParityBF16 checks bfloat16 serving against llama.cpp on the
+// same bfloat16 weights (a BF16 GGUF): both round the input rows of every
+// bfloat16 product to bfloat16 and sum in float32 (llama.cpp's
+// vec_dot_type for BF16 is BF16). Step serves the weights kept in bfloat16
+// (model.Options.KeepBF16): one token per step for every position (the
+// rounded dot products), then the whole prompt at once (VDPBF16PS tiles
+// where the CPU has them). Tolerance: max |logit diff| ≤ 2e-5·(1 +
+// max|logit|) — the sums' order differs, and an input that lands within a
+// float32 rounding of a bfloat16 tie may round the other way; seen: 5e-7
+// with max|logit| 6.7 — and under half the difference of the same weights
+// served in float32 without the rounding (seen: 0.04–0.06), so the test
+// tells the two semantics apart.
+func TestLlamaCppParityBF16(t *testing.T) {
+	m, cfg := parityModel(t, true)
+	dir := t.TempDir()
+	if err := m.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	rewrite(t, dir, func(ts map[string]*safetensors.Tensor) {
+		for _, v := range ts {
+			v.DType = safetensors.BF16 // the values are bfloat16 already
+		}
+	})
+	want := llamaCppLogits(t, dir, parityIDs, "bf16")
+	v := cfg.VocabSize
+	steps := func(opt model.Options) (perToken, prompt []float32) {
+		mm, err := model.Load(dir, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := mm.NewCache()
+		for _, id := range parityIDs {
+			out, err := mm.Step([]model.Seq{{Tokens: []int32{id}, Cache: c}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			perToken = append(perToken, out[0]...)
+		}
+		out, err := mm.Step([]model.Seq{{Tokens: parityIDs, Cache: mm.NewCache()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return perToken, out[0]
+	}
+	kept, keptPrompt := steps(model.Options{KeepBF16: true})
+	if len(kept) != len(want) {
+		t.Fatalf("strata gave %d logits, llama.cpp %d", len(kept), len(want))
+	}
+	wide, widePrompt := steps(model.Options{})
+	last := want[(len(parityIDs)-1)*v:]
+	dk, s := maxAbsDiff(kept, want)
+	dp, _ := maxAbsDiff(keptPrompt, last)
+	dw, _ := maxAbsDiff(wide, want)
+	dwp, _ := maxAbsDiff(widePrompt, last)
+	t.Logf("llama.cpp BF16 vs strata: max|logit diff| %.3g per token, %.3g prompt (max|logit| %.3g); float32 serving without rounding: %.3g, %.3g", dk, dp, s, dw, dwp)
+	tol := 2e-5 * (1 + s)
+	if dk > tol || dp > tol {
+		t.Errorf("max|logit diff| %.3g per token, %.3g prompt > %.3g", dk, dp, tol)
+	}
+	if dk > dw/2 || dp > dwp/2 {
+		t.Errorf("bfloat16 serving (%.3g, %.3g) is not closer to llama.cpp than float32 serving (%.3g, %.3g)", dk, dp, dw, dwp)
+	}
+}
+
+// parityIDs are the prompt both parity tests evaluate.
+var parityIDs = []int32{1, 300, 11, 17, 0, 511, 42, 42, 42, 256, 100, 7, 399, 64, 2, 5, 480, 33, 19, 250}
+
+// parityModel returns the parity tests' tiny random Llama, its weights
+// rounded to bfloat16 values when bf16 is set.
+func parityModel(t *testing.T, bf16 bool) (*Model, *model.Config) {
+	t.Helper()
 	cfg := &model.Config{Architectures: []string{"LlamaForCausalLM"}, HiddenSize: 64, IntermediateSize: 128,
 		NumHiddenLayers: 2, NumAttentionHeads: 4, NumKeyValueHeads: 2, VocabSize: 512, RMSNormEps: 1e-5,
 		RopeTheta: 500000, MaxPositionEmbeddings: 256}
@@ -78,20 +156,51 @@ func TestLlamaCppParity(t *testing.T) {
 		default:
 			scaleBy(w.F32, 10)
 		}
+		if bf16 {
+			for i, x := range w.F32 {
+				w.F32[i] = compute.RoundBF16(x)
+			}
+		}
 	}
-	dir := t.TempDir()
-	if err := m.Save(dir); err != nil {
-		t.Fatal(err)
+	return m, cfg
+}
+
+// llamaCppLogits converts the HF directory dir to a GGUF (dtype "" for
+// F32, "bf16" for BF16 matrices) and returns llama.cpp's logits at every
+// position of ids (T × V), or skips (fails under CI=true) when the oracle
+// is not installed.
+func llamaCppLogits(t *testing.T, dir string, ids []int32, dtype string) []float32 {
+	t.Helper()
+	home, _ := os.UserHomeDir()
+	cache := envOr("STRATA_CACHE", filepath.Join(home, ".cache", "strata"))
+	oracle := envOr("STRATA_ORACLE_DIR", filepath.Join(cache, "oracle"))
+	lcpp := envOr("STRATA_LLAMACPP_DIR", filepath.Join(cache, "llama.cpp"))
+	py := envOr("STRATA_TORCH_PYTHON", "/usr/bin/python3")
+	node, err := exec.LookPath("node")
+	if err != nil {
+		oracleMissing(t, "node not on PATH")
 	}
-	gg := filepath.Join(dir, "tiny.gguf")
-	conv := exec.Command(py, "../../../tools/llamacpp/hf_to_gguf.py", dir, gg, filepath.Join(lcpp, "models", "ggml-vocab-llama-bpe.gguf"))
+	if _, err := os.Stat(filepath.Join(oracle, "node_modules", "node-llama-cpp", "dist", "index.js")); err != nil {
+		oracleMissing(t, "node-llama-cpp in %s: %v", oracle, err)
+	}
+	if _, err := os.Stat(filepath.Join(lcpp, "gguf-py", "gguf")); err != nil {
+		oracleMissing(t, "gguf-py in %s: %v", lcpp, err)
+	}
+	if err := exec.Command(py, "-c", "import numpy").Run(); err != nil {
+		oracleMissing(t, "%s with numpy: %v", py, err)
+	}
+	gg := filepath.Join(t.TempDir(), "tiny.gguf")
+	args := []string{"../../../tools/llamacpp/hf_to_gguf.py", dir, gg, filepath.Join(lcpp, "models", "ggml-vocab-llama-bpe.gguf")}
+	if dtype != "" {
+		args = append(args, dtype)
+	}
+	conv := exec.Command(py, args...)
 	conv.Env = append(os.Environ(), "PYTHONPATH="+filepath.Join(lcpp, "gguf-py"))
 	if out, err := conv.CombinedOutput(); err != nil {
 		t.Fatalf("hf_to_gguf: %v\n%s", err, out)
 	}
-	ids := []int32{1, 300, 11, 17, 0, 511, 42, 42, 42, 256, 100, 7, 399, 64, 2, 5, 480, 33, 19, 250}
 	idsJSON, _ := json.Marshal(ids)
-	outBin := filepath.Join(dir, "logits.bin")
+	outBin := filepath.Join(t.TempDir(), "logits.bin")
 	run := exec.Command(node, "../../../tools/llamacpp/logits.mjs", gg, string(idsJSON), outBin)
 	run.Env = append(os.Environ(), "STRATA_ORACLE_DIR="+oracle)
 	if out, err := run.CombinedOutput(); err != nil {
@@ -101,29 +210,24 @@ func TestLlamaCppParity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := cfg.VocabSize
-	if len(raw) != 4*len(ids)*v {
-		t.Fatalf("llama.cpp wrote %d bytes, want %d (T=%d × V=%d × 4)", len(raw), 4*len(ids)*v, len(ids), v)
+	var cfg struct {
+		VocabSize int `json:"vocab_size"`
 	}
-	want := make([]float32, len(ids)*v)
-	for i := range want {
-		want[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-	}
-	got, err := m.Logits(&model.Batch{B: 1, T: len(ids), Tokens: ids})
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, s := maxAbsDiff(got, want)
-	argOK := 0
-	for p := range ids {
-		if argmax(got[p*v:(p+1)*v]) == argmax(want[p*v:(p+1)*v]) {
-			argOK++
-		}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("llama.cpp vs strata: max|logit diff| %.3g (max|logit| %.3g), argmax agrees at %d/%d positions", d, s, argOK, len(ids))
-	if d > 1e-4 {
-		t.Errorf("max|logit diff| %.3g > 1e-4", d)
+	if len(raw) != 4*len(ids)*cfg.VocabSize {
+		t.Fatalf("llama.cpp wrote %d bytes, want %d (T=%d × V=%d × 4)", len(raw), 4*len(ids)*cfg.VocabSize, len(ids), cfg.VocabSize)
 	}
+	want := make([]float32, len(ids)*cfg.VocabSize)
+	for i := range want {
+		want[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+	}
+	return want
 }
 
 func scaleBy(v []float32, s float32) {
