@@ -122,6 +122,16 @@ func (b *bf16Gemm) threads(p *Pool) int {
 	return p.threads
 }
 
+// chunks returns how many pieces to cut units into: perThread per thread
+// the call is worth, one when it is worth one thread.
+func (b *bf16Gemm) chunks(p *Pool, units, perThread int) int {
+	t := b.threads(p)
+	if t == 1 {
+		return 1
+	}
+	return min(units, perThread*t)
+}
+
 // dots computes every C[i][j] as a dot product, the rows of W split over
 // the threads.
 func (b *bf16Gemm) dots(p *Pool) {
@@ -149,11 +159,7 @@ func (b *bf16Gemm) strips(p *Pool) {
 	xt.packB(shared.b, 0, b.k, 0, b.m)
 	panels := shared.b
 	strips := (b.n + mr - 1) / mr
-	t := b.threads(p)
-	slabs := min(strips, tasksPerThread*t)
-	if t == 1 {
-		slabs = 1
-	}
+	slabs := b.chunks(p, strips, tasksPerThread)
 	p.parallel(slabs, slabs, func(lo, hi int) {
 		buf := p.getBuf()
 		defer p.putBuf(buf)

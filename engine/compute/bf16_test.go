@@ -63,6 +63,22 @@ func checkBF16Gemm(t *testing.T, p *Pool, r *rand.Rand, m, n, k, pad int, alpha,
 	}
 }
 
+// sweepBF16Gemm runs checkBF16Gemm over every m×n×k of the lists, cycling
+// through the alpha/beta variants and ld paddings of 0 to 2.
+func sweepBF16Gemm(t *testing.T, p *Pool, r *rand.Rand, ms, ns, ks []int, round bool) {
+	t.Helper()
+	i := 0
+	for _, m := range ms {
+		for _, n := range ns {
+			for _, k := range ks {
+				ab := alphaBetas[i%len(alphaBetas)]
+				checkBF16Gemm(t, p, r, m, n, k, i%3, ab[0], ab[1], round)
+				i++
+			}
+		}
+	}
+}
+
 // TestSgemmBF16 covers the three paths (dot products up to 4 rows, widened
 // strips up to 64, widened blocks beyond), edge strips and panels, strides,
 // alpha/beta variants, and 1 to 3 threads.
@@ -74,16 +90,7 @@ func TestSgemmBF16(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, threads := range []int{1, 2, 3} {
 		p := NewPool(threads)
-		i := 0
-		for _, m := range ms {
-			for _, n := range ns {
-				for _, k := range ks {
-					ab := alphaBetas[i%len(alphaBetas)]
-					checkBF16Gemm(t, p, r, m, n, k, i%3, ab[0], ab[1])
-					i++
-				}
-			}
-		}
+		sweepBF16Gemm(t, p, r, ms, ns, ks, false)
 		// Large enough to split over threads, and W in several blocks.
 		checkBF16Gemm(t, p, r, 3, 700, 300, 1, 1, 0)
 		checkBF16Gemm(t, p, r, 32, 770, 768, 0, 1, 1)

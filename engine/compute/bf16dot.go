@@ -112,14 +112,10 @@ func (b *bf16Gemm) dotTiles(p *Pool) {
 	}
 	mc := min(mp, max(dotRows, dotL2/(2*lda)/dotRows*dotRows))
 	tiles := (b.n + dotCols - 1) / dotCols
-	t := b.threads(p)
 	// Small chunks: a thread that starts late (a parked worker wakes in
 	// tens of microseconds, a decode-sized call lasts a few hundred) then
 	// leaves the others little to wait for.
-	chunks := min(tiles, dotChunksPerThread*t)
-	if t == 1 {
-		chunks = 1
-	}
+	chunks := b.chunks(p, tiles, dotChunksPerThread)
 	p.parallel(chunks, chunks, func(lo, hi int) {
 		tb := p.getBuf()
 		defer p.putBuf(tb)

@@ -26,16 +26,7 @@ func TestSgemmBF16BF16(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	for _, threads := range []int{1, 2, 3} {
 		p := NewPool(threads)
-		i := 0
-		for _, m := range ms {
-			for _, n := range ns {
-				for _, k := range ks {
-					ab := alphaBetas[i%len(alphaBetas)]
-					checkBF16Gemm(t, p, r, m, n, k, i%3, ab[0], ab[1], true)
-					i++
-				}
-			}
-		}
+		sweepBF16Gemm(t, p, r, ms, ns, ks, true)
 		// Split over threads; X in several L2 passes (k=2050: 31 rows).
 		checkBF16Gemm(t, p, r, 3, 700, 300, 1, 1, 0, true)
 		checkBF16Gemm(t, p, r, 32, 770, 768, 0, 1, 1, true)
