@@ -74,6 +74,31 @@ func RMSNorm(out, rstd, x, g []float32, n, c int, eps float64) {
 	})
 }
 
+// AddRMSNorm adds the residual h to x (x += h) and writes RMSNorm(x) to
+// out, in one pass over the rows: Add then RMSNorm (rstd not kept), to the
+// bit. out may be h.
+//
+//	x, h, out (N, C)  g (C)
+func AddRMSNorm(out, x, h, g []float32, n, c int, eps float64) {
+	compute.Parallel(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := x[i*c : (i+1)*c]
+			for j, v := range h[i*c : (i+1)*c] {
+				row[j] += v
+			}
+			var ss float64
+			for _, v := range row {
+				ss += float64(v) * float64(v)
+			}
+			r := float32(1 / math.Sqrt(ss/float64(c)+eps))
+			o := out[i*c : (i+1)*c]
+			for j, v := range row {
+				o[j] = v * r * g[j]
+			}
+		}
+	})
+}
+
 // RMSNormApply recomputes the RMSNorm output from saved rstd.
 func RMSNormApply(out, rstd, x, g []float32, n, c int) {
 	compute.Parallel(n, func(lo, hi int) {

@@ -41,6 +41,28 @@ func TestRMSNorm(t *testing.T) {
 	checkClose(t, "apply", again, to64(out), 0)
 }
 
+// TestAddRMSNorm: the fused residual add and norm equals Add then RMSNorm
+// to the bit, with out aliasing h (as Step uses it) and not.
+func TestAddRMSNorm(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	n, c, eps := 7, 96, 1e-5
+	x, h, g := randVec(r, n*c, 1), randVec(r, n*c, 1), randVec(r, c, 1)
+	wantX := append([]float32(nil), x...)
+	Add(wantX, h)
+	want := make([]float32, n*c)
+	RMSNorm(want, nil, wantX, g, n, c, eps)
+	for _, alias := range []bool{false, true} {
+		gx, gh := append([]float32(nil), x...), append([]float32(nil), h...)
+		out := make([]float32, n*c)
+		if alias {
+			out = gh
+		}
+		AddRMSNorm(out, gx, gh, g, n, c, eps)
+		checkClose(t, "x", gx, to64(wantX), 0)
+		checkClose(t, "out", out, to64(want), 0)
+	}
+}
+
 func refRope(x []float64, pos []int32, inv []float64, n, nh, d int) []float64 {
 	o := append([]float64(nil), x...)
 	half := d / 2

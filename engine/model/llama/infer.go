@@ -154,8 +154,10 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 		}
 		adapt(xin, l, f.mods, ys...)
 	}
+	// The residual adds are fused with the norm that follows them; only
+	// the first layer's input norm stands alone.
+	nn.RMSNorm(h, nil, x, m.Layers[0].AttnNorm.F32, n, c, cfg.RMSNormEps)
 	for l, L := range m.Layers {
-		nn.RMSNorm(h, nil, x, L.AttnNorm.F32, n, c, cfg.RMSNormEps)
 		if L.qkv != nil {
 			projs(L.qkv, h, l, q, k, vv)
 		} else {
@@ -178,8 +180,7 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 			}
 		})
 		proj(h, att, l, lora.OProj)
-		nn.Add(x, h)
-		nn.RMSNorm(h, nil, x, L.MLPNorm.F32, n, c, cfg.RMSNormEps)
+		nn.AddRMSNorm(h, x, h, L.MLPNorm.F32, n, c, cfg.RMSNormEps)
 		if L.gateUp != nil {
 			projs(L.gateUp, h, l, gate, up)
 		} else {
@@ -188,7 +189,11 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 		}
 		nn.SwiGLU(gate, gate, up)
 		proj(h, gate, l, lora.DownProj)
-		nn.Add(x, h)
+		if l+1 < len(m.Layers) {
+			nn.AddRMSNorm(h, x, h, m.Layers[l+1].AttnNorm.F32, n, c, cfg.RMSNormEps)
+		} else {
+			nn.Add(x, h)
+		}
 	}
 	// Rows whose logits are wanted.
 	rows := sb.rows[:0]
