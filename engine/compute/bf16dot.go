@@ -37,7 +37,8 @@ func toBF16(x float32) uint16 {
 // rounded to bfloat16 (nearest, ties to even), W (n×k, row stride ldw) is
 // given as bfloat16 bits, and the products are summed in float32. Results
 // equal SgemmBF16 over the rounded X up to float32 rounding of the sums,
-// whichever CPU runs it. It panics on inconsistent arguments.
+// whichever CPU runs it (VDPBF16PS also counts subnormal inputs, below
+// 1.2e-38, as zero). It panics on inconsistent arguments.
 func SgemmBF16BF16(m, n, k int, alpha float32, x []float32, ldx int, w []uint16, ldw int, beta float32, c []float32, ldc int) {
 	getDefault().SgemmBF16BF16(m, n, k, alpha, x, ldx, w, ldw, beta, c, ldc)
 }
