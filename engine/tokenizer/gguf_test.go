@@ -10,6 +10,8 @@ import (
 	"os"
 	"sort"
 	"testing"
+
+	"github.com/strata-ml/strata/engine/oracle"
 )
 
 // readGGUFVocab reads tokenizer.ggml.tokens and .scores from a vocab-only
@@ -191,7 +193,7 @@ func spmToTokenizerJSON(tokens []string, scores []float32) ([]byte, error) {
 func TestSPMVectors(t *testing.T) {
 	for _, name := range []string{"llama-spm", "phi-3"} {
 		t.Run(name, func(t *testing.T) {
-			path := llamacppDir() + "/models/ggml-vocab-" + name + ".gguf"
+			path := oracle.LlamaCppDir() + "/models/ggml-vocab-" + name + ".gguf"
 			needFile(t, path)
 			toks, scores, err := readGGUFVocab(path)
 			if err != nil {
@@ -252,7 +254,7 @@ func TestBPEVectorsFromGGUF(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.vocab, func(t *testing.T) {
-			path := llamacppDir() + "/models/ggml-vocab-" + tt.vocab + ".gguf"
+			path := oracle.LlamaCppDir() + "/models/ggml-vocab-" + tt.vocab + ".gguf"
 			needFile(t, path)
 			toks, _, merges, types, err := readGGUF(path)
 			if err != nil {

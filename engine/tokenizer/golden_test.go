@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/strata-ml/strata/engine/oracle"
 )
 
 // hardStrings are adversarial inputs: scripts, ZWJ emoji, whitespace runs,
@@ -66,7 +68,7 @@ func randomStrings(n int, seed uint64) []string {
 // vocabVectors reads llama.cpp's ggml-vocab-NAME.gguf.inp/.out pair.
 func vocabVectors(t testing.TB, name string) ([]string, [][]int32) {
 	t.Helper()
-	base := filepath.Join(llamacppDir(), "models", "ggml-vocab-"+name+".gguf")
+	base := filepath.Join(oracle.LlamaCppDir(), "models", "ggml-vocab-"+name+".gguf")
 	needFile(t, base+".inp")
 	inp, err := os.ReadFile(base + ".inp")
 	if err != nil {

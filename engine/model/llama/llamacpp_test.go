@@ -13,6 +13,7 @@ import (
 
 	"github.com/strata-ml/strata/engine/compute"
 	"github.com/strata-ml/strata/engine/model"
+	"github.com/strata-ml/strata/engine/oracle"
 	"github.com/strata-ml/strata/engine/safetensors"
 )
 
@@ -24,13 +25,6 @@ func oracleMissing(t *testing.T, format string, args ...any) {
 		t.Fatalf("oracle missing (CI=true): "+format, args...)
 	}
 	t.Skipf("oracle missing: "+format, args...)
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }
 
 // TestLlamaCppParity checks our forward pass against llama.cpp, an
@@ -91,10 +85,7 @@ func TestLlamaCppParityBF16(t *testing.T) {
 	want := llamaCppLogits(t, dir, parityIDs, "bf16")
 	v := cfg.VocabSize
 	steps := func(opt model.Options) (perToken, prompt []float32) {
-		mm, err := model.Load(dir, opt)
-		if err != nil {
-			t.Fatal(err)
-		}
+		mm := mustLoad(t, dir, opt)
 		c := mm.NewCache()
 		for _, id := range parityIDs {
 			out, err := mm.Step([]model.Seq{{Tokens: []int32{id}, Cache: c}})
@@ -171,17 +162,13 @@ func parityModel(t *testing.T, bf16 bool) (*Model, *model.Config) {
 // is not installed.
 func llamaCppLogits(t *testing.T, dir string, ids []int32, dtype string) []float32 {
 	t.Helper()
-	home, _ := os.UserHomeDir()
-	cache := envOr("STRATA_CACHE", filepath.Join(home, ".cache", "strata"))
-	oracle := envOr("STRATA_ORACLE_DIR", filepath.Join(cache, "oracle"))
-	lcpp := envOr("STRATA_LLAMACPP_DIR", filepath.Join(cache, "llama.cpp"))
-	py := envOr("STRATA_TORCH_PYTHON", "/usr/bin/python3")
+	od, lcpp, py := oracle.Dir(), oracle.LlamaCppDir(), oracle.Python()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		oracleMissing(t, "node not on PATH")
 	}
-	if _, err := os.Stat(filepath.Join(oracle, "node_modules", "node-llama-cpp", "dist", "index.js")); err != nil {
-		oracleMissing(t, "node-llama-cpp in %s: %v", oracle, err)
+	if _, err := os.Stat(filepath.Join(od, "node_modules", "node-llama-cpp", "dist", "index.js")); err != nil {
+		oracleMissing(t, "node-llama-cpp in %s: %v", od, err)
 	}
 	if _, err := os.Stat(filepath.Join(lcpp, "gguf-py", "gguf")); err != nil {
 		oracleMissing(t, "gguf-py in %s: %v", lcpp, err)
@@ -202,7 +189,7 @@ func llamaCppLogits(t *testing.T, dir string, ids []int32, dtype string) []float
 	idsJSON, _ := json.Marshal(ids)
 	outBin := filepath.Join(t.TempDir(), "logits.bin")
 	run := exec.Command(node, "../../../tools/llamacpp/logits.mjs", gg, string(idsJSON), outBin)
-	run.Env = append(os.Environ(), "STRATA_ORACLE_DIR="+oracle)
+	run.Env = append(os.Environ(), "STRATA_ORACLE_DIR="+od)
 	if out, err := run.CombinedOutput(); err != nil {
 		t.Fatalf("llama.cpp: %v\n%s", err, out)
 	}
