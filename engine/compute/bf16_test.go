@@ -25,12 +25,12 @@ func randBF16(r *rand.Rand, n int) ([]uint16, []float32) {
 // rounded to bfloat16 when round is set), with checkGemm's tolerance
 // γ·(|alpha|·Σ|x||w| + |beta·c|), γ = (k+4)·2⁻²³. The ldc padding of C
 // must be untouched.
-func checkBF16Gemm(t *testing.T, p *Pool, r *rand.Rand, m, n, k, pad int, alpha, beta float32, round ...bool) {
+func checkBF16Gemm(t *testing.T, p *Pool, r *rand.Rand, m, n, k, pad int, alpha, beta float32, round bool) {
 	t.Helper()
 	ldx, ldw, ldc := k+pad, k+2*pad, n+pad
 	x := randSlice(r, m*ldx)
 	xref, product := x, p.SgemmBF16
-	if len(round) > 0 && round[0] {
+	if round {
 		xref, product = make([]float32, len(x)), p.SgemmBF16BF16
 		for i, v := range x {
 			xref[i] = RoundBF16(v)
@@ -92,9 +92,9 @@ func TestSgemmBF16(t *testing.T) {
 		p := NewPool(threads)
 		sweepBF16Gemm(t, p, r, ms, ns, ks, false)
 		// Large enough to split over threads, and W in several blocks.
-		checkBF16Gemm(t, p, r, 3, 700, 300, 1, 1, 0)
-		checkBF16Gemm(t, p, r, 32, 770, 768, 0, 1, 1)
-		checkBF16Gemm(t, p, r, 70, wideFloats/100+9, 100, 2, 0.5, -1)
+		checkBF16Gemm(t, p, r, 3, 700, 300, 1, 1, 0, false)
+		checkBF16Gemm(t, p, r, 32, 770, 768, 0, 1, 1, false)
+		checkBF16Gemm(t, p, r, 70, wideFloats/100+9, 100, 2, 0.5, -1, false)
 		p.Close()
 	}
 }

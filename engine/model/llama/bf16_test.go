@@ -23,18 +23,11 @@ func TestStepKeepBF16(t *testing.T) {
 	for _, arch := range []string{"llama", "qwen2"} {
 		t.Run(arch, func(t *testing.T) {
 			dir := bf16FixtureDir(t, arch)
-			mk, err := model.Load(dir, model.Options{KeepBF16: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			m32, err := model.Load(dir, model.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if mk.(*Model).Layers[0].Proj[lora.UpProj].BF16 == nil {
+			mk, m32 := mustLoad(t, dir, model.Options{KeepBF16: true}), mustLoad(t, dir, model.Options{})
+			if mk.Layers[0].Proj[lora.UpProj].BF16 == nil {
 				t.Fatal("up_proj not kept as BF16")
 			}
-			ad := randomAdapter(t, m32.(*Model), lora.Config{Rank: 4, Alpha: 8}, 3)
+			ad := randomAdapter(t, m32, lora.Config{Rank: 4, Alpha: 8}, 3)
 			ad.PrepareServing()
 			compareSteps(t, []model.Model{m32, mk}, ad, 6e-3)
 		})
@@ -49,11 +42,8 @@ func TestStepKeepBF16(t *testing.T) {
 func TestStepBF16Batched(t *testing.T) {
 	for _, arch := range []string{"llama", "qwen2"} {
 		t.Run(arch, func(t *testing.T) {
-			m, err := model.Load(bf16FixtureDir(t, arch), model.Options{KeepBF16: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ad := randomAdapter(t, m.(*Model), lora.Config{Rank: 4, Alpha: 8}, 3)
+			m := mustLoad(t, bf16FixtureDir(t, arch), model.Options{KeepBF16: true})
+			ad := randomAdapter(t, m, lora.Config{Rank: 4, Alpha: 8}, 3)
 			ad.PrepareServing()
 			vocab := m.Config().VocabSize
 			r := rand.New(rand.NewPCG(3, 4))

@@ -12,8 +12,8 @@ import (
 // compareSteps runs the same batches through every model (a long prefill,
 // short ones mixed with decoding, decoding alone; odd sequences with
 // adapter ad) and fails when a model's logits differ from the first's by
-// more than tol·(1 + max|logit|), tol 2e-5 unless given.
-func compareSteps(t *testing.T, ms []model.Model, ad *lora.Adapter, tol ...float64) {
+// more than tol·(1 + max|logit|).
+func compareSteps(t *testing.T, ms []model.Model, ad *lora.Adapter, tol float64) {
 	t.Helper()
 	vocab := ms[0].Config().VocabSize
 	r := rand.New(rand.NewPCG(1, 2))
@@ -49,19 +49,12 @@ func compareSteps(t *testing.T, ms []model.Model, ad *lora.Adapter, tol ...float
 				continue
 			}
 			for i := range round {
-				if d, s := maxAbsDiff(out[i], want[i]); d > tolerance(tol)*(1+s) {
+				if d, s := maxAbsDiff(out[i], want[i]); d > tol*(1+s) {
 					t.Errorf("model %d, round %d seq %d (%d tokens): logits differ by %.3g (max %.3g)", k, ri, i, round[i], d, s)
 				}
 			}
 		}
 	}
-}
-
-func tolerance(tol []float64) float64 {
-	if len(tol) > 0 {
-		return tol[0]
-	}
-	return 2e-5
 }
 
 // TestStepFused: a model whose q, k, v and gate, up weights are fused for
@@ -80,14 +73,7 @@ func TestStepFused(t *testing.T) {
 				if bf16 {
 					dir = bf16FixtureDir(t, arch)
 				}
-				load := func() *Model {
-					m, err := model.Load(dir, model.Options{KeepBF16: bf16})
-					if err != nil {
-						t.Fatal(err)
-					}
-					return m.(*Model)
-				}
-				plain, fusedM := load(), load()
+				plain, fusedM := mustLoad(t, dir, model.Options{KeepBF16: bf16}), mustLoad(t, dir, model.Options{KeepBF16: bf16})
 				fusedM.FuseProjections()
 				for _, L := range fusedM.Layers {
 					if !L.qkv.live(fusedM.cfg, L) || !L.gateUp.live(fusedM.cfg, L) {
@@ -96,10 +82,10 @@ func TestStepFused(t *testing.T) {
 				}
 				ad := randomAdapter(t, plain, lora.Config{Rank: 4, Alpha: 8}, 3)
 				ad.PrepareServing()
-				compareSteps(t, []model.Model{plain, fusedM}, ad)
+				compareSteps(t, []model.Model{plain, fusedM}, ad, 2e-5)
 				// An adapter on some projections of each fused group only.
 				part := randomAdapter(t, plain, lora.Config{Rank: 2, Alpha: 4, TargetModules: []string{"v_proj", "up_proj"}}, 4)
-				compareSteps(t, []model.Model{plain, fusedM}, part)
+				compareSteps(t, []model.Model{plain, fusedM}, part, 2e-5)
 
 				// Replace k_proj of layer 0 in both: the fused model must
 				// notice and use the new data.
@@ -116,7 +102,7 @@ func TestStepFused(t *testing.T) {
 				if fusedM.Layers[0].qkv.live(fusedM.cfg, fusedM.Layers[0]) {
 					t.Fatal("replaced weight still seen as fused")
 				}
-				compareSteps(t, []model.Model{plain, fusedM}, ad)
+				compareSteps(t, []model.Model{plain, fusedM}, ad, 2e-5)
 			})
 		}
 	}

@@ -47,6 +47,16 @@ func rewrite(t *testing.T, dir string, edit func(map[string]*safetensors.Tensor)
 	}
 }
 
+// mustLoad loads the model directory dir with opt.
+func mustLoad(t *testing.T, dir string, opt model.Options) *Model {
+	t.Helper()
+	m, err := model.Load(dir, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.(*Model)
+}
+
 func TestLoadErrors(t *testing.T) {
 	const q = "model.layers.1.self_attn.q_proj.weight"
 	tests := []struct {
@@ -133,12 +143,9 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		if err := m.Save(dir); err != nil {
 			t.Fatal(err)
 		}
-		m2, err := model.Load(dir, model.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		m2 := mustLoad(t, dir, model.Options{})
 		a, _ := m.Logits(f.batch())
-		b, _ := m2.(*Model).Logits(f.batch())
+		b, _ := m2.Logits(f.batch())
 		if d, _ := maxAbsDiff(a, b); d != 0 {
 			t.Errorf("%s: reloaded logits differ by %g", arch, d)
 		}
@@ -168,19 +175,11 @@ func bf16FixtureDir(t *testing.T, arch string) string {
 func TestKeepBF16(t *testing.T) {
 	dir := bf16FixtureDir(t, "llama")
 	f := loadFixture(t, "llama")
-	mk, err := model.Load(dir, model.Options{KeepBF16: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m32, err := model.Load(dir, model.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	kept := mk.(*Model)
-	if kept.Layers[0].Proj[lora.QProj].BF16 == nil || kept.Layers[0].Proj[lora.QProj].F32 != nil {
+	mk, m32 := mustLoad(t, dir, model.Options{KeepBF16: true}), mustLoad(t, dir, model.Options{})
+	if mk.Layers[0].Proj[lora.QProj].BF16 == nil || mk.Layers[0].Proj[lora.QProj].F32 != nil {
 		t.Fatal("q_proj not kept as BF16")
 	}
-	for _, m := range []model.Model{mk, m32} {
+	for _, m := range []*Model{mk, m32} {
 		if _, err := m.EnableLoRA(lora.Config{Rank: 2, Alpha: 4}, 9); err != nil {
 			t.Fatal(err)
 		}
