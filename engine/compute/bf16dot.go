@@ -68,12 +68,13 @@ func (p *Pool) sgemmBF16Rounded(m, n, k int, alpha float32, x []float32, ldx int
 	checkMat("X", x, ldx, m, k, false)
 	buf := p.getBuf()
 	defer p.putBuf(buf)
+	// Round as the kernel path does (roundRow), then widen back.
+	buf.xb = grow(buf.xb, k)
 	buf.round = grow(buf.round, m*k)
 	xr := buf.round
 	for i := range m {
-		for j, v := range x[i*ldx : i*ldx+k] {
-			xr[i*k+j] = RoundBF16(v)
-		}
+		roundRow(buf.xb, x[i*ldx:i*ldx+k])
+		widenBF16(xr[i*k:(i+1)*k], buf.xb)
 	}
 	p.SgemmBF16(m, n, k, alpha, xr, k, w, ldw, beta, c, ldc)
 }

@@ -51,10 +51,14 @@ func dotKernel(groups, k32 int, a []uint16, lda int, w []uint16, ldw, k int, out
 	dpbf16Tiles(groups, k32, &a[0], lda, &w[0], ldw, &out[0], ldo, mask, pf, 2*len(next))
 }
 
-// roundRow sets dst[i] to the bfloat16 bits nearest src[i].
+// roundRow sets dst[i] to the bfloat16 bits nearest src[i] (with
+// VCVTNEPS2BF16 where the CPU has it).
 func roundRow(dst []uint16, src []float32) {
 	dst = dst[:len(src)]
 	n16 := len(src) &^ 15
+	if !haveDPBF16 {
+		n16 = 0
+	}
 	if n16 > 0 {
 		cvtBF16(&dst[0], &src[0], n16)
 	}
