@@ -17,7 +17,7 @@ const (
 )
 
 //go:noescape
-func dpbf16Tiles(groups, k32 int, a *uint16, lda int, w *uint16, ldw int, out *float32, ldo int, tail uint32, pf *uint16, pfBytes int)
+func dpbf16Tiles(groups, k32 int, a *uint16, lda int, w *uint16, ldw int, out *float32, ldo int, tail uint32, pf *uint16, pfBytes int, pfL1 bool)
 
 //go:noescape
 func cvtBF16(dst *uint16, src *float32, n int)
@@ -48,7 +48,7 @@ func dotKernel(groups, k32 int, a []uint16, lda int, w []uint16, ldw, k int, out
 	if len(next) > 0 {
 		pf = &next[0]
 	}
-	dpbf16Tiles(groups, k32, &a[0], lda, &w[0], ldw, &out[0], ldo, mask, pf, 2*len(next))
+	dpbf16Tiles(groups, k32, &a[0], lda, &w[0], ldw, &out[0], ldo, mask, pf, 2*len(next), 2*len(next) <= prefetchL1Bytes)
 }
 
 // roundRow sets dst[i] to the bfloat16 bits nearest src[i] (with

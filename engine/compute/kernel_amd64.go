@@ -12,7 +12,7 @@ var haveFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // unchecked pointers and element strides.
 //
 //go:noescape
-func kern6x16(tiles, k int, a *float32, rsa, csa, pa int, b *float32, rsb int, c *float32, ldc int, alpha, beta float32, mode int)
+func kern6x16(tiles, k int, a *float32, rsa, csa, pa int, b *float32, rsb int, c *float32, ldc int, alpha, beta float32, mode int, pf *float32, pfBytes int, pfL1 bool)
 
 // transpose8 transposes blocks 8×8 blocks; see transposeBlocks.
 //
@@ -37,6 +37,14 @@ func fmaLoop(n int)
 // kernels runs the micro-kernel down a column of tiles; see kernelsGo for
 // the contract. k and tiles must be ≥ 1.
 func kernels(tiles, k int, a []float32, rsa, csa, pa int, b []float32, rsb int, c []float32, ldc int, alpha, beta float32, mode int) {
+	kernelsPF(tiles, k, a, rsa, csa, pa, b, rsb, c, ldc, alpha, beta, mode, nil, false)
+}
+
+// kernelsPF is kernels that also prefetches pf as it goes, a cache line
+// every four k steps, into L1 if pfL1 else into L2: a share of the next
+// weight strip while this one is multiplied, when A is a weight matrix
+// streamed from memory (see prefetchL1Bytes).
+func kernelsPF(tiles, k int, a []float32, rsa, csa, pa int, b []float32, rsb int, c []float32, ldc int, alpha, beta float32, mode int, pf []float32, pfL1 bool) {
 	if !haveFMA {
 		kernelsGo(tiles, k, a, rsa, csa, pa, b, rsb, c, ldc, alpha, beta, mode)
 		return
@@ -45,7 +53,11 @@ func kernels(tiles, k int, a []float32, rsa, csa, pa int, b []float32, rsb int, 
 	_ = a[(tiles-1)*pa+(mr-1)*rsa+(k-1)*csa]
 	_ = b[(k-1)*rsb+nr-1]
 	_ = c[((tiles-1)*mr+mr-1)*ldc+nr-1]
-	kern6x16(tiles, k, &a[0], rsa, csa, pa, &b[0], rsb, &c[0], ldc, alpha, beta, mode)
+	pp := &a[0]
+	if len(pf) > 0 {
+		pp = &pf[0]
+	}
+	kern6x16(tiles, k, &a[0], rsa, csa, pa, &b[0], rsb, &c[0], ldc, alpha, beta, mode, pp, 4*len(pf), pfL1)
 }
 
 // transposeBlocks writes the 8×(8·blocks) matrix at src (row stride lds)

@@ -51,12 +51,14 @@
 	ST(Y14, (R12)(SI*2)); \
 	ST(Y15, 32(R12)(SI*2))
 
-// func kern6x16(tiles, k int, a *float32, rsa, csa, pa int, b *float32, rsb int, c *float32, ldc int, alpha, beta float32, mode int)
+// func kern6x16(tiles, k int, a *float32, rsa, csa, pa int, b *float32, rsb int, c *float32, ldc int, alpha, beta float32, mode int, pf *float32, pfBytes int, pfL1 bool)
 //
 // Computes tiles 6×16 tiles down a column of C: tile t uses the A panel at
 // a + t·pa (element strides rsa between rows, csa between k steps), the same
-// B panel (row stride rsb) and the C tile 6·t rows down.
-TEXT ·kern6x16(SB), NOSPLIT, $8-96
+// B panel (row stride rsb) and the C tile 6·t rows down. Every four k steps
+// it also prefetches the next line of the pfBytes at pf, until all are
+// asked for: into L1 (T0) if pfL1, else into L2 (T1).
+TEXT ·kern6x16(SB), NOSPLIT, $8-113
 	MOVQ tiles+0(FP), R13
 	MOVQ a+16(FP), AX
 	MOVQ AX, apanel-8(SP)
@@ -69,6 +71,9 @@ TEXT ·kern6x16(SB), NOSPLIT, $8-96
 	MOVQ c+64(FP), DI
 	MOVQ ldc+72(FP), SI
 	SHLQ $2, SI
+	MOVQ pf+96(FP), R14
+	MOVQ pfBytes+104(FP), R15
+	ADDQ R14, R15
 
 tile:
 	MOVQ apanel-8(SP), AX
@@ -117,6 +122,20 @@ loop4:
 	KSTEP
 	KSTEP
 	KSTEP
+	CMPQ R14, R15
+	JAE  nopf
+	CMPB pfL1+112(FP), $0
+	JEQ  pft1
+	PREFETCHT0 (R14)
+	JMP  pfnext
+
+pft1:
+	PREFETCHT1 (R14)
+
+pfnext:
+	ADDQ $64, R14
+
+nopf:
 	DECQ DX
 	JNE  loop4
 

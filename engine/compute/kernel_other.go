@@ -8,6 +8,11 @@ func kernels(tiles, k int, a []float32, rsa, csa, pa int, b []float32, rsb int, 
 	kernelsGo(tiles, k, a, rsa, csa, pa, b, rsb, c, ldc, alpha, beta, mode)
 }
 
+// kernelsPF is kernels; there is nothing to prefetch with.
+func kernelsPF(tiles, k int, a []float32, rsa, csa, pa int, b []float32, rsb int, c []float32, ldc int, alpha, beta float32, mode int, pf []float32, pfL1 bool) {
+	kernelsGo(tiles, k, a, rsa, csa, pa, b, rsb, c, ldc, alpha, beta, mode)
+}
+
 // transposeBlocks is only available with the assembly.
 func transposeBlocks(blocks int, src []float32, lds int, dst []float32, ldd int) bool { return false }
 
