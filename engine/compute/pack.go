@@ -112,3 +112,40 @@ func (g *gemm) packBPanel(dst []float32, pc, kb, j0, nn int) {
 		}
 	}
 }
+
+// Transpose sets dst (cols×rows, row stride ldd) to the transpose of src
+// (rows×cols, row stride lds), 8×8 blocks at a time where the assembly
+// runs, on the default pool's threads when it is large enough.
+func Transpose(rows, cols int, src []float32, lds int, dst []float32, ldd int) {
+	getDefault().Transpose(rows, cols, src, lds, dst, ldd)
+}
+
+// Transpose is the package-level Transpose on p's threads.
+func (p *Pool) Transpose(rows, cols int, src []float32, lds int, dst []float32, ldd int) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	checkMat("src", src, lds, rows, cols, false)
+	checkMat("dst", dst, ldd, cols, rows, false)
+	// Bands of 8 source rows: the blocks of a band are one call.
+	bands := (rows + 7) / 8
+	t := p.threads
+	if rows*cols < minParallelMerge {
+		t = 1
+	}
+	p.parallel(bands, t, func(lo, hi int) {
+		for band := lo; band < hi; band++ {
+			r0 := band * 8
+			c0 := 0
+			if r0+8 <= rows && cols >= 8 && transposeBlocks(cols/8, src[r0*lds:], lds, dst[r0:], ldd) {
+				c0 = cols / 8 * 8
+			}
+			for r := r0; r < min(rows, r0+8); r++ {
+				s := src[r*lds : r*lds+cols]
+				for c := c0; c < cols; c++ {
+					dst[c*ldd+r] = s[c]
+				}
+			}
+		}
+	})
+}

@@ -87,3 +87,39 @@ func TestPackPanels(t *testing.T) {
 		}
 	}
 }
+
+// TestTranspose checks Transpose element by element (exact: it only moves
+// values) over shapes with and without whole 8×8 blocks, padded strides,
+// and one and two threads.
+func TestTranspose(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	for _, th := range []int{1, 2} {
+		p := NewPool(th)
+		for _, s := range []struct{ rows, cols, lds, ldd int }{
+			{1, 1, 1, 1}, {3, 5, 5, 3}, {8, 8, 8, 8}, {16, 32, 32, 16}, {17, 9, 11, 20},
+			{64, 200, 200, 64}, {4096, 32, 32, 4096}, {1290, 33, 40, 1300}, {7, 100, 100, 7},
+		} {
+			src := randSlice(r, (s.rows-1)*s.lds+s.cols)
+			dst := make([]float32, (s.cols-1)*s.ldd+s.rows+3)
+			for i := range dst {
+				dst[i] = -1
+			}
+			p.Transpose(s.rows, s.cols, src, s.lds, dst, s.ldd)
+			for i := range s.rows {
+				for j := range s.cols {
+					if got, want := dst[j*s.ldd+i], src[i*s.lds+j]; got != want {
+						t.Fatalf("threads=%d %+v: dst[%d][%d]=%v, want %v", th, s, j, i, got, want)
+					}
+				}
+			}
+			for j := range s.cols { // the padding is untouched
+				for i := s.rows; i < s.ldd && j*s.ldd+i < len(dst); i++ {
+					if dst[j*s.ldd+i] != -1 {
+						t.Fatalf("threads=%d %+v: padding dst[%d][%d] written", th, s, j, i)
+					}
+				}
+			}
+		}
+		p.Close()
+	}
+}

@@ -24,7 +24,7 @@ type stepBuf struct {
 	fz                           []float32 // fused projections' product
 	lora                         []loraBuf // one per adapter group
 	hs                           []float32 // final hidden rows
-	off                          []int
+	off, off2                    []int
 	tokens, pos                  []int32
 	rows                         []int
 }
@@ -60,12 +60,7 @@ func (sb *stepBuf) linearData(y, x, f32 []float32, bf16 []uint16, bias []float32
 	}
 	compute.SgemmBF16BF16(n, out, in, 1, x, in, bf16, in, 0, y, out)
 	if bias != nil {
-		for i := range n {
-			row := y[i*out : (i+1)*out]
-			for j, b := range bias[:out] {
-				row[j] += b
-			}
-		}
+		addBias(y, bias, n, out)
 	}
 }
 
@@ -79,17 +74,18 @@ func (sb *stepBuf) linear(y, x, w, bias []float32, n, in, out int) {
 	sb.yt = grow(sb.yt, n*out)
 	yt := sb.yt
 	compute.Sgemm(false, true, out, n, in, 1, w, in, x, in, 0, yt, n)
-	compute.Parallel(n, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			row := y[i*out : (i+1)*out]
-			for j := range row {
-				row[j] = yt[j*n+i]
-			}
-			if bias != nil {
-				for j, bv := range bias[:out] {
-					row[j] += bv
-				}
-			}
+	compute.Transpose(out, n, yt, n, y, out)
+	if bias != nil {
+		addBias(y, bias, n, out)
+	}
+}
+
+// addBias adds bias to each of the n rows of y (n×out).
+func addBias(y, bias []float32, n, out int) {
+	for i := range n {
+		row := y[i*out : (i+1)*out]
+		for j, b := range bias[:out] {
+			row[j] += b
 		}
-	})
+	}
 }
