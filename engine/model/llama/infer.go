@@ -154,6 +154,27 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 		}
 		adapt(xin, l, f.mods, ys...)
 	}
+	// Rows whose logits are wanted, and where each sequence's start among
+	// them (the prompt's last token alone, unless Seq.AllLogits).
+	rows := sb.rows[:0]
+	sb.off2 = growInts(sb.off2, len(seqs)+1)
+	off2 := sb.off2
+	for i, s := range seqs {
+		off2[i] = len(rows)
+		if s.AllLogits {
+			for r := off[i]; r < off[i+1]; r++ {
+				rows = append(rows, r)
+			}
+		} else {
+			rows = append(rows, off[i+1]-1)
+		}
+	}
+	off2[len(seqs)] = len(rows)
+	sb.rows = rows
+	// Only those rows go past the last layer's attention (its keys and
+	// values are all cached): a prompt's other rows are done then.
+	last := len(m.Layers) - 1
+	compact := len(rows) < n
 	// The residual adds are fused with the norm that follows them; only
 	// the first layer's input norm stands alone.
 	nn.RMSNorm(h, nil, x, m.Layers[0].AttnNorm.F32, n, c, cfg.RMSNormEps)
@@ -169,16 +190,40 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 		nn.Rope(k, cos, sin, n, cfg.NumKeyValueHeads, cfg.HeadDim, false)
 		// Attention per sequence over its own cache, the sequences in
 		// parallel (each call also splits its heads when threads are free).
+		// In the last layer, compact, the queries are the wanted rows only
+		// and their outputs are packed in order.
+		short := compact && l == last
 		compute.Parallel(len(seqs), func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				s := seqs[i]
 				p0, rows := s.Cache.Len, off[i+1]-off[i]
 				copy(s.Cache.K[l][p0*kd:], k[off[i]*kd:off[i+1]*kd])
 				copy(s.Cache.V[l][p0*kd:], vv[off[i]*kd:off[i+1]*kd])
-				nn.AttentionCached(att[off[i]*qd:], q[off[i]*qd:], s.Cache.K[l], s.Cache.V[l], rows, p0+rows, p0,
+				q0, o0, nq := off[i], off[i], rows
+				if short {
+					o0, nq = off2[i], off2[i+1]-off2[i]
+					q0 = off[i+1] - nq
+				}
+				nn.AttentionCached(att[o0*qd:], q[q0*qd:], s.Cache.K[l], s.Cache.V[l], nq, p0+rows, p0+rows-nq,
 					cfg.NumAttentionHeads, cfg.NumKeyValueHeads, cfg.HeadDim, cfg.Window())
 			}
 		})
+		if short {
+			// From here on the step has the wanted rows only.
+			for i, r := range rows {
+				copy(x[i*c:(i+1)*c], x[r*c:(r+1)*c])
+			}
+			n, off = len(rows), off2
+			for _, g := range groups {
+				g.rows = 0
+				for _, i := range g.seqs {
+					g.rows += off[i+1] - off[i]
+				}
+			}
+			for i := range rows {
+				rows[i] = i
+			}
+		}
 		proj(h, att, l, lora.OProj)
 		nn.AddRMSNorm(h, x, h, L.MLPNorm.F32, n, c, cfg.RMSNormEps)
 		if L.gateUp != nil {
@@ -195,19 +240,9 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 			nn.Add(x, h)
 		}
 	}
-	// Rows whose logits are wanted.
-	rows := sb.rows[:0]
-	for i, s := range seqs {
-		if s.AllLogits {
-			for r := off[i]; r < off[i+1]; r++ {
-				rows = append(rows, r)
-			}
-		} else {
-			rows = append(rows, off[i+1]-1)
-		}
+	for _, s := range seqs {
 		s.Cache.Len += len(s.Tokens)
 	}
-	sb.rows = rows
 	sb.hs = grow(sb.hs, len(rows)*c)
 	hs := sb.hs
 	for i, r := range rows {

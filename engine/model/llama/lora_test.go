@@ -216,3 +216,60 @@ func TestDropoutStateRestore(t *testing.T) {
 		t.Errorf("loss after SetDropoutState(%d) = %v, want %v (bit-exact)", s, l, l1)
 	}
 }
+
+// TestStepLastRowsOnly: a prefill that wants only each prompt's last
+// logits (the last layer then runs past attention on those rows alone)
+// gives the same logits as the same batch with all logits, and leaves the
+// same caches: the next decode step matches too. Adapters, shared and
+// distinct, and a sequence that wants all its logits are in the batch.
+// Tolerance 2e-5·(1 + max|logit|): the products of fewer rows may sum
+// in another order.
+func TestStepLastRowsOnly(t *testing.T) {
+	f := loadFixture(t, "qwen2")
+	m := loadParityModel(t, f)
+	b := f.batch()
+	a1 := randomAdapter(t, m, lora.Config{Rank: 3, Alpha: 6}, 1)
+	a2 := randomAdapter(t, m, lora.Config{Rank: 2, Alpha: 8, TargetModules: []string{"v_proj", "up_proj", "down_proj", "o_proj"}}, 2)
+	a2.PrepareServing()
+	adapters := []*lora.Adapter{a1, nil, a2, a1, nil}
+	lens := []int{6, 5, 4, 6, 1}
+	allOf := []bool{false, false, false, true, false}
+	v := m.cfg.VocabSize
+	run := func(all bool) (prefill, decode [][]float32) {
+		seqs := make([]model.Seq, len(lens))
+		for i, n := range lens {
+			seqs[i] = model.Seq{Tokens: b.Tokens[i : i+n], Cache: m.NewCache(), Adapter: adapters[i], AllLogits: all || allOf[i]}
+		}
+		out, err := m.Step(seqs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range seqs {
+			if all && !allOf[i] {
+				out[i] = out[i][len(out[i])-v:] // the last row's
+			}
+			seqs[i].Tokens, seqs[i].AllLogits = b.Tokens[i+lens[i]:i+lens[i]+1], false
+		}
+		next, err := m.Step(seqs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out, next
+	}
+	wantP, wantD := run(true)
+	gotP, gotD := run(false)
+	for i := range lens {
+		for _, c := range []struct {
+			what      string
+			got, want []float32
+		}{{"prefill", gotP[i], wantP[i]}, {"decode", gotD[i], wantD[i]}} {
+			if len(c.got) != len(c.want) {
+				t.Fatalf("seq %d %s: %d logits, want %d", i, c.what, len(c.got), len(c.want))
+			}
+			d, s := maxAbsDiff(c.got, c.want)
+			if d > 2e-5*(1+s) {
+				t.Errorf("seq %d %s: logits differ by %.3g (max %.3g)", i, c.what, d, s)
+			}
+		}
+	}
+}
