@@ -58,11 +58,7 @@ func RMSNorm(out, rstd, x, g []float32, n, c int, eps float64) {
 	compute.Parallel(n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			row := x[i*c : (i+1)*c]
-			var ss float64
-			for _, v := range row {
-				ss += float64(v) * float64(v)
-			}
-			r := float32(1 / math.Sqrt(ss/float64(c)+eps))
+			r := float32(1 / math.Sqrt(sumSquares(row)/float64(c)+eps))
 			if rstd != nil {
 				rstd[i] = r
 			}
@@ -72,6 +68,25 @@ func RMSNorm(out, rstd, x, g []float32, n, c int, eps float64) {
 			}
 		}
 	})
+}
+
+// sumSquares returns Σ x² in float64, in four interleaved partial sums
+// (one sum's chain of dependent adds would bound it to an add's latency
+// per element).
+func sumSquares(x []float32) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		a, b, c, d := float64(x[i]), float64(x[i+1]), float64(x[i+2]), float64(x[i+3])
+		s0 += a * a
+		s1 += b * b
+		s2 += c * c
+		s3 += d * d
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i]) * float64(x[i])
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // AddRMSNorm adds the residual h to x (x += h) and writes RMSNorm(x) to
@@ -86,11 +101,7 @@ func AddRMSNorm(out, x, h, g []float32, n, c int, eps float64) {
 			for j, v := range h[i*c : (i+1)*c] {
 				row[j] += v
 			}
-			var ss float64
-			for _, v := range row {
-				ss += float64(v) * float64(v)
-			}
-			r := float32(1 / math.Sqrt(ss/float64(c)+eps))
+			r := float32(1 / math.Sqrt(sumSquares(row)/float64(c)+eps))
 			o := out[i*c : (i+1)*c]
 			for j, v := range row {
 				o[j] = v * r * g[j]
@@ -166,6 +177,28 @@ func SwiGLU(act, gate, up []float32) {
 			Sigmoid(s, g)
 			for i, z := range g {
 				a[i] = z * s[i] * u[i]
+			}
+		}
+	})
+}
+
+// SwiGLURows is SwiGLU over n rows of gate and up side by side, as one
+// product of both projections gives them: act[r] = silu(gu[r][:ff]) ⊙
+// gu[r][ff:], computed as SwiGLU computes it (see TestSwiGLURows).
+//
+//	gu (N, 2·FF)  act (N, FF)
+func SwiGLURows(act, gu []float32, n, ff int) {
+	compute.Parallel(n, func(lo, hi int) {
+		var sg [256]float32
+		for r := lo; r < hi; r++ {
+			g, u, a := gu[2*r*ff:(2*r+1)*ff], gu[(2*r+1)*ff:(2*r+2)*ff], act[r*ff:(r+1)*ff]
+			for b := 0; b < ff; b += len(sg) {
+				e := min(b+len(sg), ff)
+				s := sg[:e-b]
+				Sigmoid(s, g[b:e])
+				for i, z := range g[b:e] {
+					a[b+i] = z * s[i] * u[b+i]
+				}
 			}
 		}
 	})

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -60,6 +61,33 @@ func TestAddRMSNorm(t *testing.T) {
 		AddRMSNorm(out, gx, gh, g, n, c, eps)
 		checkClose(t, "x", gx, to64(wantX), 0)
 		checkClose(t, "out", out, to64(want), 0)
+	}
+}
+
+// TestSwiGLURows: SwiGLURows over gate and up side by side equals SwiGLU
+// over them apart, whatever the row width (whole or partial vectors of the
+// sigmoid, several 256-element blocks): to the bit where both take the
+// vector sigmoid (widths that are multiples of 8), else within 2e-7·max
+// (the sigmoid of the scalar tail differs from the vector one in the last
+// bits, and each splits the elements differently).
+func TestSwiGLURows(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, s := range []struct{ n, ff int }{{1, 1}, {3, 13}, {5, 300}, {33, 2048}, {2, 520}} {
+		gu := randVec(r, s.n*2*s.ff, 4)
+		gate, up := make([]float32, s.n*s.ff), make([]float32, s.n*s.ff)
+		for i := range s.n {
+			copy(gate[i*s.ff:], gu[2*i*s.ff:(2*i+1)*s.ff])
+			copy(up[i*s.ff:], gu[(2*i+1)*s.ff:(2*i+2)*s.ff])
+		}
+		want := make([]float32, s.n*s.ff)
+		SwiGLU(want, gate, up)
+		got := make([]float32, s.n*s.ff)
+		SwiGLURows(got, gu, s.n, s.ff)
+		tol := 0.0
+		if s.ff%8 != 0 {
+			tol = 2e-7
+		}
+		checkClose(t, fmt.Sprintf("%+v", s), got, to64(want), tol)
 	}
 }
 
