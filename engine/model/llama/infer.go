@@ -91,11 +91,12 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 		g.rows += off[i+1] - off[i]
 	}
 	// adapt adds the adapters' deltas of modules mods to their outputs ys
-	// (the modules share the input xin). The low-rank products of every
-	// (module, group) pair are small and independent: they run as the units
-	// of one parallel region (a lone unit's products split over the threads
-	// themselves).
-	adapt := func(xin []float32, l int, mods []lora.Module, ys ...[]float32) {
+	// (the modules share the input xin; module i's row r is at
+	// ys[i][r·ld:], as in one fused product's output). The low-rank
+	// products of every (module, group) pair are small and independent:
+	// they run as the units of one parallel region (a lone unit's products
+	// split over the threads themselves).
+	adapt := func(xin []float32, l int, mods []lora.Module, ld int, ys ...[]float32) {
 		units := len(groups) * len(mods)
 		if units == 0 {
 			return
@@ -107,7 +108,7 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 			for u := lo; u < hi; u++ {
 				mi, g := u/len(groups), groups[u%len(groups)]
 				in, out := projShape(cfg, mods[mi])
-				addLoRA(ys[mi], xin, g.a, g.seqs, g.rows, off, l, mods[mi], in, out, &sb.lora[u])
+				addLoRA(ys[mi], max(ld, out), xin, g.a, g.seqs, g.rows, off, l, mods[mi], in, out, &sb.lora[u])
 			}
 		})
 	}
@@ -120,23 +121,43 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 		}
 		sb.linearW(y, xin, L.Proj[mod], bias, n, in, out)
 		if len(groups) > 0 {
-			adapt(xin, l, []lora.Module{mod}, y)
+			adapt(xin, l, []lora.Module{mod}, 0, y)
 		}
 	}
-	// projs computes the projections of f (which share the input xin) into
-	// ys: as one product when f is live (FuseProjections), else one each.
-	projs := func(f *fused, xin []float32, l int, ys ...[]float32) {
-		L := m.Layers[l]
-		if !f.live(cfg, L) {
-			for i, mod := range f.mods {
-				proj(ys[i], xin, l, mod)
-			}
-			return
+	// product computes the projections of f (which share the input xin),
+	// adapters included, as one product into sb.fz (n rows of f.out: each
+	// module's outputs one after the other), if f is live
+	// (FuseProjections); it reports false, doing nothing, if not.
+	product := func(f *fused, xin []float32, l int) bool {
+		if !f.live(cfg, m.Layers[l]) {
+			return false
 		}
 		in, _ := projShape(cfg, f.mods[0])
 		sb.fz = grow(sb.fz, n*f.out)
 		fz := sb.fz
 		sb.linearData(fz, xin, f.f32, f.bf16, f.bias, n, in, f.out)
+		if len(groups) > 0 {
+			views := make([][]float32, len(f.mods))
+			o := 0
+			for i, mod := range f.mods {
+				views[i] = fz[o:]
+				_, out := projShape(cfg, mod)
+				o += out
+			}
+			adapt(xin, l, f.mods, f.out, views...)
+		}
+		return true
+	}
+	// projs computes the projections of f (which share the input xin) into
+	// ys: as one product when f is live (FuseProjections), else one each.
+	projs := func(f *fused, xin []float32, l int, ys ...[]float32) {
+		if !product(f, xin, l) {
+			for i, mod := range f.mods {
+				proj(ys[i], xin, l, mod)
+			}
+			return
+		}
+		fz := sb.fz
 		split := func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				o := 0
@@ -152,7 +173,6 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 		} else {
 			compute.Parallel(n, split)
 		}
-		adapt(xin, l, f.mods, ys...)
 	}
 	// Rows whose logits are wanted, and where each sequence's start among
 	// them (the prompt's last token alone, unless Seq.AllLogits).
@@ -226,13 +246,14 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 		}
 		proj(h, att, l, lora.OProj)
 		nn.AddRMSNorm(h, x, h, L.MLPNorm.F32, n, c, cfg.RMSNormEps)
-		if L.gateUp != nil {
-			projs(L.gateUp, h, l, gate, up)
+		// SwiGLU reads the fused product's halves in place.
+		if product(L.gateUp, h, l) {
+			nn.SwiGLURows(gate, sb.fz, n, ff)
 		} else {
 			proj(gate, h, l, lora.GateProj)
 			proj(up, h, l, lora.UpProj)
+			nn.SwiGLU(gate, gate, up)
 		}
-		nn.SwiGLU(gate, gate, up)
 		proj(h, gate, l, lora.DownProj)
 		if l+1 < len(m.Layers) {
 			nn.AddRMSNorm(h, x, h, m.Layers[l+1].AttnNorm.F32, n, c, cfg.RMSNormEps)
@@ -265,10 +286,11 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 }
 
 // addLoRA adds adapter a's delta, scale·(x·Aᵀ)·Bᵀ, for module mod of layer
-// l to the rows of y (n×out) of the sequences seqs (rows of them in all;
-// off holds each sequence's first row). A single sequence's rows are
-// contiguous and used in place; several are gathered into buf first.
-func addLoRA(y, xin []float32, a *lora.Adapter, seqs []int, rows int, off []int, l int, mod lora.Module, in, out int, buf *loraBuf) {
+// l to the rows of y (n rows of out, row stride ldy) of the sequences seqs
+// (rows of them in all; off holds each sequence's first row). A single
+// sequence's rows are contiguous and used in place; several are gathered
+// into buf first.
+func addLoRA(y []float32, ldy int, xin []float32, a *lora.Adapter, seqs []int, rows int, off []int, l int, mod lora.Module, in, out int, buf *loraBuf) {
 	pr := a.Pair(l, mod)
 	if pr == nil {
 		return
@@ -278,17 +300,17 @@ func addLoRA(y, xin []float32, a *lora.Adapter, seqs []int, rows int, off []int,
 	// up computes dst = scale·lu·Bᵀ + beta·dst, from Bᵀ when the adapter
 	// keeps it (Adapter.PrepareServing): a few rows are then r row updates
 	// instead of out dot products of length r.
-	up := func(lu []float32, beta float32, dst []float32) {
+	up := func(lu []float32, beta float32, dst []float32, ldd int) {
 		if pr.BT != nil {
-			compute.Sgemm(false, false, rows, out, r, a.Config.Scale(), lu, r, pr.BT, out, beta, dst, out)
+			compute.Sgemm(false, false, rows, out, r, a.Config.Scale(), lu, r, pr.BT, out, beta, dst, ldd)
 			return
 		}
-		compute.Sgemm(false, true, rows, out, r, a.Config.Scale(), lu, r, pr.B, r, beta, dst, out)
+		compute.Sgemm(false, true, rows, out, r, a.Config.Scale(), lu, r, pr.B, r, beta, dst, ldd)
 	}
 	if len(seqs) == 1 {
 		i := seqs[0]
 		compute.Sgemm(false, true, rows, r, in, 1, xin[off[i]*in:], in, pr.A, in, 0, buf.lu, r)
-		up(buf.lu, 1, y[off[i]*out:])
+		up(buf.lu, 1, y[off[i]*ldy:], ldy)
 		return
 	}
 	buf.xg, buf.dg = grow(buf.xg, rows*in), grow(buf.dg, rows*out)
@@ -298,14 +320,16 @@ func addLoRA(y, xin []float32, a *lora.Adapter, seqs []int, rows int, off []int,
 		k += copy(xg[k:], xin[off[i]*in:off[i+1]*in])
 	}
 	compute.Sgemm(false, true, rows, r, in, 1, xg, in, pr.A, in, 0, lu, r)
-	up(lu, 0, dg)
+	up(lu, 0, dg, out)
 	k = 0
 	for _, i := range seqs { // scatter-add the deltas
-		yy := y[off[i]*out : off[i+1]*out]
-		for j := range yy {
-			yy[j] += dg[k+j]
+		for row := off[i]; row < off[i+1]; row++ {
+			yy := y[row*ldy : row*ldy+out]
+			for j, d := range dg[k : k+out] {
+				yy[j] += d
+			}
+			k += out
 		}
-		k += len(yy)
 	}
 }
 
