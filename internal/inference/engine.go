@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/strata-ml/strata/engine/compute"
 	"github.com/strata-ml/strata/engine/generate"
 	"github.com/strata-ml/strata/engine/lora"
 	"github.com/strata-ml/strata/engine/model"
@@ -547,6 +548,17 @@ func (e *Engine) iterate() {
 		e.running = slices.DeleteFunc(e.running, func(x *seq) bool { return slices.Contains(batch, x) })
 		return
 	}
+	// Each sequence samples from its own logits with its own sampler: on
+	// the pool's threads, as a step's sampling would otherwise leave them
+	// idle (top-p over a large vocabulary sorts its candidates).
+	sampled := make([]int32, len(batch))
+	compute.Parallel(len(batch), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if s := batch[i]; s.computed+ns[i] >= len(s.toks) {
+				sampled[i] = int32(s.sampler.Sample(logits[i]))
+			}
+		}
+	})
 	now := time.Now()
 	var generated int64
 	var finished []*seq
@@ -555,7 +567,7 @@ func (e *Engine) iterate() {
 		if s.computed < len(s.toks) {
 			continue // more prompt to go
 		}
-		tok := int32(s.sampler.Sample(logits[i]))
+		tok := sampled[i]
 		s.toks = append(s.toks, tok)
 		generated++
 		nGen := len(s.toks) - s.promptLen
