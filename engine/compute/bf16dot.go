@@ -79,6 +79,16 @@ func (p *Pool) sgemmBF16Rounded(m, n, k int, alpha float32, x []float32, ldx int
 	p.SgemmBF16(m, n, k, alpha, xr, k, w, ldw, beta, c, ldc)
 }
 
+// tileRows returns the rows of W of tile s (dotCols rows from row
+// s·dotCols, fewer at the end), or nil past the last.
+func (b *bf16Gemm) tileRows(s int) []uint16 {
+	j := s * dotCols
+	if j >= b.n {
+		return nil
+	}
+	return b.w[j*b.ldw : (min(b.n, j+dotCols)-1)*b.ldw+b.k]
+}
+
 // dotTiles runs the VDPBF16PS kernel: X is rounded into bfloat16 rows
 // padded to a multiple of 32 elements (and to a multiple of 4 rows), then
 // each thread takes a range of 6-row tiles of W and, for each pass of at
@@ -125,7 +135,25 @@ func (b *bf16Gemm) dotTiles(p *Pool) {
 		tile := tb.tile
 		for i0 := 0; i0 < mp; i0 += mc {
 			rows := min(mc, mp-i0)
-			for s := lo * tiles / chunks; s < hi*tiles/chunks; s++ {
+			s0, s1 := lo*tiles/chunks, hi*tiles/chunks
+			// Whole groups of the full tiles straight into C, in one call,
+			// when nothing is to merge.
+			direct, full := 0, max(0, min(s1, b.n/dotCols)-s0)
+			if b.alpha == 1 && b.beta == 0 {
+				direct = min(rows, b.m-i0) / dotRows
+			}
+			if direct > 0 && full > 0 {
+				j0 := s0 * dotCols
+				dotKernel(full, direct, k32, xa[i0*lda:], lda, b.w[j0*b.ldw:], b.ldw, b.k, b.c[i0*b.ldc+j0:], b.ldc, mask, b.tileRows(s0+full))
+			}
+			for s := s0; s < s1; s++ {
+				g0 := 0 // rows done above
+				if s < s0+full {
+					g0 = direct * dotRows
+				}
+				if g0 >= rows {
+					continue
+				}
 				j0 := s * dotCols
 				cols := min(dotCols, b.n-j0)
 				w, ldw := b.w[j0*b.ldw:], b.ldw
@@ -137,24 +165,10 @@ func (b *bf16Gemm) dotTiles(p *Pool) {
 					}
 					w, ldw = tb.wEdge, lda
 				}
-				var next []uint16 // the next tile's rows, to prefetch
-				if j1 := j0 + dotCols; j1 < b.n {
-					next = b.w[j1*b.ldw : j1*b.ldw+(min(b.n, j1+dotCols)-j1-1)*b.ldw+b.k]
-				}
-				// Whole groups straight into C when nothing is to merge.
-				direct := 0
-				if b.alpha == 1 && b.beta == 0 && cols == dotCols {
-					direct = min(rows, b.m-i0) / dotRows
-					if direct > 0 {
-						dotKernel(direct, k32, xa[i0*lda:], lda, w, ldw, b.k, b.c[i0*b.ldc+j0:], b.ldc, mask, next)
-					}
-				}
-				if g0 := direct * dotRows; g0 < rows {
-					dotKernel((rows-g0)/dotRows, k32, xa[(i0+g0)*lda:], lda, w, ldw, b.k, tile, dotCols, mask, next)
-					for r := range min(rows, b.m-i0) - g0 {
-						for c := range cols {
-							b.set(i0+g0+r, j0+c, tile[r*dotCols+c])
-						}
+				dotKernel(1, (rows-g0)/dotRows, k32, xa[(i0+g0)*lda:], lda, w, ldw, b.k, tile, dotCols, mask, b.tileRows(s+1))
+				for r := range min(rows, b.m-i0) - g0 {
+					for c := range cols {
+						b.set(i0+g0+r, j0+c, tile[r*dotCols+c])
 					}
 				}
 			}

@@ -17,7 +17,7 @@ const (
 )
 
 //go:noescape
-func dpbf16Tiles(groups, k32 int, a *uint16, lda int, w *uint16, ldw int, out *float32, ldo int, tail uint32, pf *uint16, pfBytes int, pfL1 bool)
+func dpbf16Tiles(strips, groups, k32 int, a *uint16, lda int, w *uint16, ldw int, out *float32, ldo int, tail uint32, pf *uint16, pfBytes, pfStrip int, pfL1 bool)
 
 //go:noescape
 func cvtBF16(dst *uint16, src *float32, n int)
@@ -36,19 +36,21 @@ func peakLoopBF16(n int) float64 {
 	return float64(n) * 12 * 32 * 2
 }
 
-// dotKernel computes groups·dotRows×dotCols results into out (row stride
-// ldo) from the padded bfloat16 rows a (stride lda) and dotCols rows of w
-// (stride ldw, k elements each), prefetching next (the next tile of W,
-// which may be empty).
-func dotKernel(groups, k32 int, a []uint16, lda int, w []uint16, ldw, k int, out []float32, ldo int, mask uint32, next []uint16) {
+// dotKernel computes groups·dotRows×(strips·dotCols) results into out
+// (row stride ldo) from the padded bfloat16 rows a (stride lda) and
+// strips·dotCols rows of w (stride ldw, k elements each), prefetching each
+// next tile of W as it goes and, during the last, next (the tile after
+// them, which may be empty).
+func dotKernel(strips, groups, k32 int, a []uint16, lda int, w []uint16, ldw, k int, out []float32, ldo int, mask uint32, next []uint16) {
 	_ = a[(groups*dotRows-1)*lda+lda-1]
-	_ = w[(dotCols-1)*ldw+k-1]
-	_ = out[(groups*dotRows-1)*ldo+dotCols-1]
+	_ = w[(strips*dotCols-1)*ldw+k-1]
+	_ = out[(groups*dotRows-1)*ldo+strips*dotCols-1]
 	pf := &w[0]
 	if len(next) > 0 {
 		pf = &next[0]
 	}
-	dpbf16Tiles(groups, k32, &a[0], lda, &w[0], ldw, &out[0], ldo, mask, pf, 2*len(next), 2*len(next) <= prefetchL1Bytes)
+	tile := 2 * ((dotCols-1)*ldw + k) // bytes of one tile of W
+	dpbf16Tiles(strips, groups, k32, &a[0], lda, &w[0], ldw, &out[0], ldo, mask, pf, 2*len(next), tile, tile <= prefetchL1Bytes)
 }
 
 // roundRow sets dst[i] to the bfloat16 bits nearest src[i] (with

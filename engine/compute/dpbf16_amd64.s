@@ -4,32 +4,49 @@
 
 #include "textflag.h"
 
-// func dpbf16Tiles(groups, k32 int, a *uint16, lda int, w *uint16, ldw int, out *float32, ldo int, tail uint32, pf *uint16, pfBytes int, pfL1 bool)
+// func dpbf16Tiles(strips, groups, k32 int, a *uint16, lda int, w *uint16, ldw int, out *float32, ldo int, tail uint32, pf *uint16, pfBytes, pfStrip int, pfL1 bool)
 //
-// For each of groups groups of 4 rows of A (bfloat16, row stride lda
-// elements, zero past the end of each row up to a multiple of 32), the
-// 4×6 dot products with 6 rows of W (bfloat16, row stride ldw) over
-// k32 steps of 32 elements and, when tail is not 0, one more step that
-// reads the elements of W under the mask tail. out receives the 4×6
-// float32 results of each group, row stride ldo, groups one below the other.
-// Each step also prefetches the next line of the pfBytes at pf (the next
-// tile of W), until they are all asked for: into L1 (T0) if pfL1, else
-// into L2 (T1). One line a step spreads the tile over the groups; two
-// lines a step into L2 streamed 768-wide W 10% slower, no prefetching 25%.
-TEXT ·dpbf16Tiles(SB), NOSPLIT, $0-89
-	MOVQ groups+0(FP), R10
-	MOVQ a+16(FP), R12
-	MOVQ lda+24(FP), BX
+// For each of strips tiles of 6 rows of W (bfloat16, row stride ldw), one
+// below the other, and each of groups groups of 4 rows of A (bfloat16,
+// row stride lda elements, zero past the end of each row up to a multiple
+// of 32), the 4×6 dot products over k32 steps of 32 elements and, when
+// tail is not 0, one more step that reads the elements of W under the
+// mask tail. out receives the 4×6 float32 results of each group, row
+// stride ldo, groups one below the other, strips side by side.
+// Each step also prefetches the next line of the next tile of W (the
+// pfStrip bytes after this one; after the last, the pfBytes at pf),
+// until they are all asked for: into L1 (T0) if pfL1, else into L2 (T1).
+// One line a step spreads the tile over the groups; two lines a step
+// into L2 streamed 768-wide W 10% slower, no prefetching 25%.
+TEXT ·dpbf16Tiles(SB), NOSPLIT, $16-105
+	MOVQ strips+0(FP), AX
+	MOVQ AX, left-8(SP)
+	MOVQ out+56(FP), AX
+	MOVQ AX, obase-16(SP)
+	MOVQ lda+32(FP), BX
 	SHLQ $1, BX
 	LEAQ (BX)(BX*2), R13
-	MOVQ w+32(FP), R11
-	MOVQ ldw+40(FP), DI
+	MOVQ w+40(FP), R11
+	MOVQ ldw+48(FP), DI
 	SHLQ $1, DI
-	MOVQ out+48(FP), DX
-	MOVL tail+64(FP), R9
+	MOVL tail+72(FP), R9
 	KMOVD R9, K1
-	MOVQ pf+72(FP), R9
-	MOVQ pfBytes+80(FP), R14
+
+strip:
+	MOVQ groups+8(FP), R10
+	MOVQ a+24(FP), R12
+	MOVQ obase-16(SP), DX
+	CMPQ left-8(SP), $1
+	JEQ lastpf
+	LEAQ (R11)(DI*4), R9
+	LEAQ (R9)(DI*2), R9
+	MOVQ pfStrip+96(FP), R14
+	ADDQ R9, R14
+	JMP group
+
+lastpf:
+	MOVQ pf+80(FP), R9
+	MOVQ pfBytes+88(FP), R14
 	ADDQ R9, R14
 
 group:
@@ -61,7 +78,7 @@ group:
 	MOVQ R11, SI
 	LEAQ (R11)(DI*2), R8
 	ADDQ DI, R8
-	MOVQ k32+8(FP), CX
+	MOVQ k32+16(FP), CX
 	TESTQ CX, CX
 	JEQ tail
 
@@ -105,7 +122,7 @@ loop:
 	ADDQ $64, R8
 	CMPQ R9, R14
 	JAE noprefetch
-	CMPB pfL1+88(FP), $0
+	CMPB pfL1+104(FP), $0
 	JEQ pft1
 	PREFETCHT0 (R9)
 	JMP pfdone
@@ -121,11 +138,11 @@ noprefetch:
 	JNE loop
 
 tail:
-	MOVL tail+64(FP), AX
+	MOVL tail+72(FP), AX
 	TESTL AX, AX
 	JEQ reduce
 	MOVQ R12, AX
-	MOVQ k32+8(FP), CX
+	MOVQ k32+16(FP), CX
 	SHLQ $6, CX
 	ADDQ CX, AX
 	VMOVDQU16 (AX), Z24
@@ -212,7 +229,7 @@ reduce:
 	VADDPS Y30, Y22, Y22
 	VEXTRACTF64X4 $1, Z23, Y30
 	VADDPS Y30, Y23, Y23
-	MOVQ ldo+56(FP), CX
+	MOVQ ldo+64(FP), CX
 	SHLQ $2, CX
 	VHADDPS Y1, Y0, Y0
 	VHADDPS Y3, Y2, Y2
@@ -283,6 +300,11 @@ reduce:
 	LEAQ (R12)(BX*4), R12
 	DECQ R10
 	JNE group
+	LEAQ (R11)(DI*4), R11
+	LEAQ (R11)(DI*2), R11
+	ADDQ $24, obase-16(SP)
+	DECQ left-8(SP)
+	JNE strip
 	VZEROUPPER
 	RET
 
