@@ -11,7 +11,7 @@ const (
 	dotCols = 6
 )
 
-func dotKernel(groups, k32 int, a []uint16, lda int, w []uint16, ldw, k int, out []float32, ldo int, mask uint32, next []uint16) {
+func dotKernel(strips, groups, k32 int, a []uint16, lda int, w []uint16, ldw, k int, out []float32, ldo int, mask uint32, next []uint16) {
 	panic("compute: no VDPBF16PS kernel")
 }
 
