@@ -345,47 +345,67 @@ func randomAdapterRank(t testing.TB, cfg *model.Config, seed uint64, rank int) *
 
 // BenchmarkDecodeStep times batched decode steps of the model alone (no
 // engine, no prefill in the window) at 1, 8 and 32 sequences with 16 cached
-// tokens each, and reports tokens/s (best of three interleaved rounds of 8
-// steps) and step_x32_vs_1: the decode-phase batching gain that
-// BenchmarkAggregateStreams dilutes with prefill.
+// tokens each, with float32 and bfloat16 weights, and reports tokens/s
+// (best of three interleaved rounds of 8 steps) and step_x32_vs_1: the
+// decode-phase batching gain that BenchmarkAggregateStreams dilutes with
+// prefill. prefill256_ms is one step of 16 prompts of 16 tokens (best of
+// the rounds), the prefill that 32 streams' prompts cost twice.
 func BenchmarkDecodeStep(b *testing.B) {
-	m := benchModel(b)
-	sizes := []int{1, 8, 32}
-	batches := make([][]model.Seq, len(sizes))
-	for k, n := range sizes {
-		seqs := make([]model.Seq, n)
-		for i := range seqs {
-			seqs[i] = model.Seq{Tokens: prompt(16, i), Cache: m.NewCache()}
-		}
-		if _, err := m.Step(seqs); err != nil {
-			b.Fatal(err)
-		}
-		for i := range seqs {
-			seqs[i].Tokens = []int32{5}
-		}
-		batches[k] = seqs
-	}
-	rate := make([]float64, len(sizes))
-	for b.Loop() {
-		for range 3 {
-			for k, seqs := range batches {
-				const steps = 8
-				t0 := time.Now()
-				for range steps {
-					for i := range seqs {
-						seqs[i].Cache.Truncate(16)
+	for _, dt := range dtypes {
+		b.Run(dt.name, func(b *testing.B) {
+			m := dt.model(b)
+			sizes := []int{1, 8, 32}
+			batches := make([][]model.Seq, len(sizes))
+			for k, n := range sizes {
+				seqs := make([]model.Seq, n)
+				for i := range seqs {
+					seqs[i] = model.Seq{Tokens: prompt(16, i), Cache: m.NewCache()}
+				}
+				if _, err := m.Step(seqs); err != nil {
+					b.Fatal(err)
+				}
+				for i := range seqs {
+					seqs[i].Tokens = []int32{5}
+				}
+				batches[k] = seqs
+			}
+			prefill := make([]model.Seq, 16)
+			for i := range prefill {
+				prefill[i] = model.Seq{Tokens: prompt(16, i), Cache: m.NewCache()}
+			}
+			rate := make([]float64, len(sizes))
+			pre := math.Inf(1)
+			for b.Loop() {
+				for range 3 {
+					for k, seqs := range batches {
+						const steps = 8
+						t0 := time.Now()
+						for range steps {
+							for i := range seqs {
+								seqs[i].Cache.Truncate(16)
+							}
+							if _, err := m.Step(seqs); err != nil {
+								b.Fatal(err)
+							}
+						}
+						rate[k] = max(rate[k], float64(steps*len(seqs))/time.Since(t0).Seconds())
 					}
-					if _, err := m.Step(seqs); err != nil {
+					for i := range prefill {
+						prefill[i].Cache.Truncate(0)
+					}
+					t0 := time.Now()
+					if _, err := m.Step(prefill); err != nil {
 						b.Fatal(err)
 					}
+					pre = min(pre, time.Since(t0).Seconds())
 				}
-				rate[k] = max(rate[k], float64(steps*len(seqs))/time.Since(t0).Seconds())
 			}
-		}
+			b.ReportMetric(rate[0], "tok/s_1")
+			b.ReportMetric(rate[1], "tok/s_8")
+			b.ReportMetric(rate[2], "tok/s_32")
+			b.ReportMetric(rate[1]/rate[0], "step_x8_vs_1")
+			b.ReportMetric(rate[2]/rate[0], "step_x32_vs_1")
+			b.ReportMetric(pre*1e3, "prefill256_ms")
+		})
 	}
-	b.ReportMetric(rate[0], "tok/s_1")
-	b.ReportMetric(rate[1], "tok/s_8")
-	b.ReportMetric(rate[2], "tok/s_32")
-	b.ReportMetric(rate[1]/rate[0], "step_x8_vs_1")
-	b.ReportMetric(rate[2]/rate[0], "step_x32_vs_1")
 }
