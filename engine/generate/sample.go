@@ -47,7 +47,7 @@ type Sampler struct {
 	src    *rand.PCG
 	rng    *rand.Rand
 	idx    []int32   // (V) candidate token ids
-	scaled []float32 // (V) logits/temperature
+	scaled []float32 // (V) (logits − max)/temperature
 	pr     []float32 // (V) exp(logits/temperature − max)
 }
 
@@ -127,12 +127,12 @@ func (s *Sampler) Sample(logits []float32) int {
 		s.scaled = grow(s.scaled, len(logits))
 		for i, l := range logits {
 			if l == l {
-				s.scaled[i] = l * inv
+				s.scaled[i] = (l - maxL) * inv // the difference first: exact for near logits
 			} else {
 				s.scaled[i] = float32(math.Inf(-1)) // probability 0
 			}
 		}
-		total = float64(nn.ExpSubSum(pr, s.scaled, maxL*inv))
+		total = float64(nn.ExpSubSum(pr, s.scaled, 0))
 		if p == 0 { // the whole softmax: no order needed
 			return s.draw(pr, nil, total)
 		}
