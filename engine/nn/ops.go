@@ -169,17 +169,23 @@ func RMSNormBackward(dx, dg, dout, x, g, rstd []float32, n, c int) {
 //	gate, up, act (N·FF)
 func SwiGLU(act, gate, up []float32) {
 	compute.Parallel(len(act), func(lo, hi int) {
-		var sg [256]float32 // act may alias gate: σ goes through a small buffer
-		for b := lo; b < hi; b += len(sg) {
-			e := min(b+len(sg), hi)
-			a, g, u := act[b:e], gate[b:e], up[b:e]
-			s := sg[:e-b]
-			Sigmoid(s, g)
-			for i, z := range g {
-				a[i] = z * s[i] * u[i]
-			}
-		}
+		swiglu(act[lo:hi], gate[lo:hi], up[lo:hi])
 	})
+}
+
+// swiglu is SwiGLU on the calling goroutine, 256 elements at a time: act
+// may alias gate, so σ goes through a small buffer.
+func swiglu(act, gate, up []float32) {
+	var sg [256]float32
+	for b := 0; b < len(act); b += len(sg) {
+		e := min(b+len(sg), len(act))
+		a, g, u := act[b:e], gate[b:e], up[b:e]
+		s := sg[:e-b]
+		Sigmoid(s, g)
+		for i, z := range g {
+			a[i] = z * s[i] * u[i]
+		}
+	}
 }
 
 // SwiGLURows is SwiGLU over n rows of gate and up side by side, as one
@@ -189,17 +195,8 @@ func SwiGLU(act, gate, up []float32) {
 //	gu (N, 2·FF)  act (N, FF)
 func SwiGLURows(act, gu []float32, n, ff int) {
 	compute.Parallel(n, func(lo, hi int) {
-		var sg [256]float32
 		for r := lo; r < hi; r++ {
-			g, u, a := gu[2*r*ff:(2*r+1)*ff], gu[(2*r+1)*ff:(2*r+2)*ff], act[r*ff:(r+1)*ff]
-			for b := 0; b < ff; b += len(sg) {
-				e := min(b+len(sg), ff)
-				s := sg[:e-b]
-				Sigmoid(s, g[b:e])
-				for i, z := range g[b:e] {
-					a[b+i] = z * s[i] * u[b+i]
-				}
-			}
+			swiglu(act[r*ff:(r+1)*ff], gu[2*r*ff:(2*r+1)*ff], gu[(2*r+1)*ff:(2*r+2)*ff])
 		}
 	})
 }
