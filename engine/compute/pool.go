@@ -8,9 +8,10 @@ import (
 )
 
 // Pool is a fixed set of worker goroutines, started once, that run the
-// chunks of Parallel and Sgemm calls. A caller always runs one chunk itself
-// and, while it waits, helps with queued chunks, so calls may be nested and
-// made from many goroutines at once without deadlock. The zero value is not
+// chunks of Parallel and Sgemm calls. A call queues one task per other
+// thread and claims chunks itself until none is left; while it waits for
+// the chunks others took, it helps with queued tasks, so calls may be
+// nested and made from many goroutines at once without deadlock. The zero value is not
 // usable; create one with NewPool.
 type Pool struct {
 	threads int
@@ -36,23 +37,34 @@ type Pool struct {
 // without that, 8 prompts' time to first token was 10% longer.
 const spinFor = 50 * time.Microsecond
 
-// task is one chunk [lo, hi) of a Parallel call.
-type task struct {
-	fn     func(lo, hi int)
-	lo, hi int
-	g      *group
-}
+// task asks a thread to help with the chunks of one Parallel call.
+type task struct{ g *group }
 
-// group counts the outstanding chunks of one call.
+// group is one Parallel call: fn over [0, n) in t chunks, which the
+// caller and the threads that pick up its tasks claim one at a time, so
+// a call of many chunks costs one queued task per helping thread, not
+// one per chunk.
 type group struct {
-	pending atomic.Int32
+	fn      func(lo, hi int)
+	n, t    int
+	next    atomic.Int64 // next chunk to claim
+	pending atomic.Int64 // chunks not yet finished
 	done    chan struct{}
 }
 
-func (t task) run() {
-	t.fn(t.lo, t.hi)
-	if t.g.pending.Add(-1) == 0 {
-		close(t.g.done)
+func (t task) run() { t.g.run() }
+
+// run claims and runs chunks of g until none is left.
+func (g *group) run() {
+	for {
+		i := int(g.next.Add(1) - 1)
+		if i >= g.t {
+			return
+		}
+		g.fn(i*g.n/g.t, (i+1)*g.n/g.t)
+		if g.pending.Add(-1) == 0 {
+			close(g.done)
+		}
 	}
 }
 
@@ -136,17 +148,15 @@ func (p *Pool) parallel(n, t int, fn func(lo, hi int)) {
 		return
 	}
 	defer p.busy.Add(-1)
-	g := &group{done: make(chan struct{})}
-	g.pending.Store(int32(t - 1))
-	for i := 1; i < t; i++ {
-		tk := task{fn: fn, lo: i * n / t, hi: (i + 1) * n / t, g: g}
+	g := &group{fn: fn, n: n, t: t, done: make(chan struct{})}
+	g.pending.Store(int64(t))
+	for range min(t, p.threads) - 1 {
 		select {
-		case p.tasks <- tk:
-		default:
-			tk.run() // queue full: run it here
+		case p.tasks <- task{g}:
+		default: // queue full: the caller runs the chunks
 		}
 	}
-	fn(0, n/t)
+	g.run()
 	// Spin briefly before parking (see spinFor).
 	for start := time.Now(); time.Since(start) < spinFor; {
 		if g.pending.Load() == 0 {

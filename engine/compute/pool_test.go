@@ -8,34 +8,42 @@ import (
 )
 
 // TestParallelCoverage checks that every index is visited exactly once for
-// many n and thread counts, including nested calls.
+// many n, thread and chunk counts (chunks are claimed by whichever thread
+// is free, so more chunks than threads), including nested calls.
 func TestParallelCoverage(t *testing.T) {
 	t.Parallel()
 	for _, threads := range []int{1, 2, 3, 8} {
 		p := NewPool(threads)
 		for _, n := range []int{0, 1, 2, 3, 7, 64, 1000} {
-			hits := make([]atomic.Int32, n)
-			p.Parallel(n, func(lo, hi int) {
-				if lo >= hi {
-					t.Errorf("threads=%d n=%d: empty chunk [%d, %d)", threads, n, lo, hi)
-				}
-				for i := lo; i < hi; i++ {
-					// Nested: each index runs a small inner Parallel.
-					var inner atomic.Int32
-					p.Parallel(3, func(lo, hi int) { inner.Add(int32(hi - lo)) })
-					if got := inner.Load(); got != 3 {
-						t.Errorf("nested Parallel(3) covered %d, want 3", got)
-					}
-					hits[i].Add(1)
-				}
-			})
-			for i := range hits {
-				if got := hits[i].Load(); got != 1 {
-					t.Fatalf("threads=%d n=%d: index %d visited %d times, want 1", threads, n, i, got)
-				}
+			for _, chunks := range []int{threads, 4 * threads, n} {
+				parallelCoverage(t, p, threads, n, chunks)
 			}
 		}
 		p.Close()
+	}
+}
+
+func parallelCoverage(t *testing.T, p *Pool, threads, n, chunks int) {
+	t.Helper()
+	hits := make([]atomic.Int32, n)
+	p.parallel(n, chunks, func(lo, hi int) {
+		if lo >= hi {
+			t.Errorf("threads=%d n=%d: empty chunk [%d, %d)", threads, n, lo, hi)
+		}
+		for i := lo; i < hi; i++ {
+			// Nested: each index runs a small inner Parallel.
+			var inner atomic.Int32
+			p.Parallel(3, func(lo, hi int) { inner.Add(int32(hi - lo)) })
+			if got := inner.Load(); got != 3 {
+				t.Errorf("nested Parallel(3) covered %d, want 3", got)
+			}
+			hits[i].Add(1)
+		}
+	})
+	for i := range hits {
+		if got := hits[i].Load(); got != 1 {
+			t.Fatalf("threads=%d n=%d chunks=%d: index %d visited %d times, want 1", threads, n, chunks, i, got)
+		}
 	}
 }
 
