@@ -11,20 +11,33 @@ func gemvT32AVX(y *float32, a *float32, lda int, x *float32, n int)
 func gemv(y []float32, alpha float32, a []float32, lda int, x []float32) {
 	n := len(x)
 	n8 := n &^ 7
-	r := 0
-	if haveFMA && n8 > 0 {
-		for ; r+8 <= len(y); r += 8 {
-			_ = a[(r+7)*lda+n-1] // the assembly reads eight rows of n8 ≤ n
-			gemv8AVX(&y[r], alpha, &a[r*lda], lda, &x[0], n8)
-			if n8 < n {
-				for i := range 8 {
-					y[r+i] += alpha * sdotGo(x[n8:], a[(r+i)*lda+n8:(r+i)*lda+n])
-				}
+	if !haveFMA || n8 == 0 {
+		gemvGo(y, alpha, a, lda, x)
+		return
+	}
+	rows := func(r int) {
+		_ = a[(r+7)*lda+n-1] // the assembly reads eight rows of n8 ≤ n
+		gemv8AVX(&y[r], alpha, &a[r*lda], lda, &x[0], n8)
+		if n8 < n {
+			for i := range 8 {
+				y[r+i] += alpha * sdotGo(x[n8:], a[(r+i)*lda+n8:(r+i)*lda+n])
 			}
 		}
 	}
-	if r < len(y) {
-		gemvGo(y[r:], alpha, a[r*lda:], lda, x)
+	r := 0
+	for ; r+8 <= len(y); r += 8 {
+		rows(r)
+	}
+	switch {
+	case r == len(y):
+	case len(y) >= 8:
+		// The last rows again with the seven before them: each row's sum
+		// is the kernel's whichever eight it is reduced with.
+		rows(len(y) - 8)
+	default:
+		for i := r; i < len(y); i++ {
+			y[i] = alpha * sdot(x, a[i*lda:i*lda+n])
+		}
 	}
 }
 
