@@ -6,6 +6,9 @@ package compute
 func gemv8AVX(y *float32, alpha float32, a *float32, lda int, x *float32, n int)
 
 //go:noescape
+func gemvT64AVX(y *float32, a *float32, lda int, x *float32, n int)
+
+//go:noescape
 func gemvT32AVX(y *float32, a *float32, lda int, x *float32, n int)
 
 func gemv(y []float32, alpha float32, a []float32, lda int, x []float32) {
@@ -46,6 +49,9 @@ func gemvT(y, a []float32, lda int, x []float32) {
 	c := 0
 	if haveFMA && len(x) > 0 {
 		_ = a[(len(x)-1)*lda+d-1]
+		for ; c+64 <= d; c += 64 {
+			gemvT64AVX(&y[c], &a[c], lda, &x[0], len(x))
+		}
 		for ; c+32 <= d; c += 32 {
 			gemvT32AVX(&y[c], &a[c], lda, &x[0], len(x))
 		}

@@ -94,3 +94,50 @@ gTloop:
 	VMOVUPS Y3, 96(DI)
 	VZEROUPPER
 	RET
+
+// func gemvT64AVX(y *float32, a *float32, lda int, x *float32, n int)
+//
+// y[c] = Σ_{r<n} x[r]·a[r·lda+c] for the 64 columns c < 64, kept in eight
+// registers across all n rows: eight independent sums, so a row takes
+// one FMA latency for twice the columns of gemvT32AVX. n must be positive.
+TEXT ·gemvT64AVX(SB), NOSPLIT, $0-40
+	MOVQ   a+8(FP), AX
+	MOVQ   lda+16(FP), R8
+	SHLQ   $2, R8
+	MOVQ   x+24(FP), SI
+	MOVQ   n+32(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+gT64loop:
+	VBROADCASTSS (SI), Y8
+	VFMADD231PS  (AX), Y8, Y0
+	VFMADD231PS  32(AX), Y8, Y1
+	VFMADD231PS  64(AX), Y8, Y2
+	VFMADD231PS  96(AX), Y8, Y3
+	VFMADD231PS  128(AX), Y8, Y4
+	VFMADD231PS  160(AX), Y8, Y5
+	VFMADD231PS  192(AX), Y8, Y6
+	VFMADD231PS  224(AX), Y8, Y7
+	ADDQ         $4, SI
+	ADDQ         R8, AX
+	DECQ         CX
+	JNE          gT64loop
+
+	MOVQ    y+0(FP), DI
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VMOVUPS Y4, 128(DI)
+	VMOVUPS Y5, 160(DI)
+	VMOVUPS Y6, 192(DI)
+	VMOVUPS Y7, 224(DI)
+	VZEROUPPER
+	RET
