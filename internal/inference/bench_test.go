@@ -350,16 +350,19 @@ func randomAdapterRank(t testing.TB, cfg *model.Config, seed uint64, rank int) *
 // decode-phase batching gain that BenchmarkAggregateStreams dilutes with
 // prefill. prefill256_ms is one step of 16 prompts of 16 tokens (best of
 // the rounds), the prefill that 32 streams' prompts cost twice.
+// tok/s_32_ctx256 is 32 sequences decoding with 256 cached tokens each,
+// where reading the caches costs about as much as the weights.
 func BenchmarkDecodeStep(b *testing.B) {
 	for _, dt := range dtypes {
 		b.Run(dt.name, func(b *testing.B) {
 			m := dt.model(b)
-			sizes := []int{1, 8, 32}
+			sizes := []int{1, 8, 32, 32}
+			ctx := []int{16, 16, 16, 256}
 			batches := make([][]model.Seq, len(sizes))
 			for k, n := range sizes {
 				seqs := make([]model.Seq, n)
 				for i := range seqs {
-					seqs[i] = model.Seq{Tokens: prompt(16, i), Cache: m.NewCache()}
+					seqs[i] = model.Seq{Tokens: prompt(ctx[k], i), Cache: m.NewCache()}
 				}
 				if _, err := m.Step(seqs); err != nil {
 					b.Fatal(err)
@@ -382,7 +385,7 @@ func BenchmarkDecodeStep(b *testing.B) {
 						t0 := time.Now()
 						for range steps {
 							for i := range seqs {
-								seqs[i].Cache.Truncate(16)
+								seqs[i].Cache.Truncate(ctx[k])
 							}
 							if _, err := m.Step(seqs); err != nil {
 								b.Fatal(err)
@@ -403,6 +406,7 @@ func BenchmarkDecodeStep(b *testing.B) {
 			b.ReportMetric(rate[0], "tok/s_1")
 			b.ReportMetric(rate[1], "tok/s_8")
 			b.ReportMetric(rate[2], "tok/s_32")
+			b.ReportMetric(rate[3], "tok/s_32_ctx256")
 			b.ReportMetric(rate[1]/rate[0], "step_x8_vs_1")
 			b.ReportMetric(rate[2]/rate[0], "step_x32_vs_1")
 			b.ReportMetric(pre*1e3, "prefill256_ms")
