@@ -92,8 +92,9 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	getDefault().Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-// Parallel runs fn over [0, n) split into contiguous chunks, one per worker,
-// and returns when all are done. fn must be safe to call concurrently on
+// Parallel runs fn over [0, n) split into contiguous chunks, a few per
+// thread (claimed by whichever thread is free, so one slowed by the
+// machine holds the others up less), and returns when all are done. fn must be safe to call concurrently on
 // disjoint ranges. Parallel may be nested (fn may call Parallel or Sgemm).
 func Parallel(n int, fn func(lo, hi int)) {
 	getDefault().Parallel(n, fn)

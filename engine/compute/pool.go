@@ -124,10 +124,11 @@ func (p *Pool) Close() {
 	p.workers.Wait()
 }
 
-// Parallel runs fn over [0, n) split into at most Threads contiguous chunks
-// and returns when all are done. See the package-level Parallel.
+// Parallel runs fn over [0, n) split into at most tasksPerThread·Threads
+// contiguous chunks and returns when all are done. See the package-level
+// Parallel.
 func (p *Pool) Parallel(n int, fn func(lo, hi int)) {
-	p.parallel(n, p.threads, fn)
+	p.parallel(n, tasksPerThread*p.threads, fn)
 }
 
 // parallel splits [0, n) into min(t, n) chunks.
