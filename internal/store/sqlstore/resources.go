@@ -28,7 +28,11 @@ func (s *Store) PutResource(ctx context.Context, r *store.Resource) error {
 
 // GetResource returns a serving resource by id.
 func (s *Store) GetResource(ctx context.Context, kind, account, id string) (*store.Resource, error) {
-	rows, err := s.query(ctx, `SELECT `+resourceColumns+` FROM serving_resources WHERE kind = ? AND account = ? AND id = ?`, kind, account, id)
+	q := `SELECT ` + resourceColumns + ` FROM serving_resources WHERE kind = ? AND account = ? AND id = ?`
+	if s.inTx && s.dialect == postgres {
+		q += " FOR UPDATE" // read to be written back: see getDoc
+	}
+	rows, err := s.query(ctx, q, kind, account, id)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: get %s %s: %w", kind, id, err)
 	}

@@ -177,6 +177,14 @@ func nullable(s string) any {
 
 // getDoc scans one JSON document column into v.
 func (s *Store) getDoc(ctx context.Context, what string, v any, q string, args ...any) error {
+	if s.inTx && s.dialect == postgres {
+		// A record read in a transaction is read to be written back:
+		// lock its row, so that a concurrent read-modify-write waits and
+		// then reads this one's result instead of overwriting it
+		// (PostgreSQL's READ COMMITTED lets both read the old version;
+		// SQLite serializes writing transactions already).
+		q += " FOR UPDATE"
+	}
 	var doc string
 	err := s.queryRow(ctx, q, args...).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {

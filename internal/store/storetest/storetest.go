@@ -6,6 +6,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -27,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CustomModels", testCustomModels},
 		{"Tags", testTags},
 		{"TxOutbox", testTxOutbox},
+		{"TxReadModifyWrite", testTxReadModifyWrite},
 		{"Queue", testQueue},
 		{"Keys", testKeys},
 		{"FoundationModels", testFoundationModels},
@@ -315,6 +317,89 @@ func testTxOutbox(t *testing.T, s store.Store) {
 	more, _ := s.ListEvents(ctx, j.ID, evs[0].Seq, 0)
 	if len(more) != 1 || more[0].Seq != evs[1].Seq {
 		t.Errorf("ListEvents after = %+v", more)
+	}
+}
+
+// testTxReadModifyWrite runs concurrent transactions that each read a
+// job, wait, and write it back with one more count: a store that let two
+// of them read the same version would lose a count, as a worker recording
+// progress once lost a concurrent StopModelCustomizationJob on PostgreSQL.
+func testTxReadModifyWrite(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	j := newJob("111111111111", "aaaaaaaaaaaa", "job", t0)
+	must(t, s.CreateJob(ctx, j))
+	const writers, rounds = 4, 5
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			for range rounds {
+				err := s.Tx(ctx, func(tx store.Store) error {
+					cur, err := tx.GetJob(ctx, j.Account, j.ID)
+					if err != nil {
+						return err
+					}
+					time.Sleep(2 * time.Millisecond) // let the others read
+					n := 0
+					fmt.Sscan(cur.HyperParameters["count"], &n)
+					cur.HyperParameters["count"] = fmt.Sprint(n + 1)
+					cur.HyperParameters[fmt.Sprint("writer", w)] = "seen"
+					return tx.UpdateJob(ctx, cur)
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatalf("Tx: %v", err)
+		}
+	}
+	got, err := s.GetJob(ctx, j.Account, j.ID)
+	must(t, err)
+	if got.HyperParameters["count"] != fmt.Sprint(writers*rounds) {
+		t.Errorf("job count = %s after %d read-modify-write transactions: updates were lost", got.HyperParameters["count"], writers*rounds)
+	}
+
+	// The same for a serving resource (units counted in its document).
+	r := newResource("provisioned-model", j.Account, "pt0000000001", "pt", t0)
+	must(t, s.PutResource(ctx, r))
+	for range writers {
+		go func() {
+			for range rounds {
+				err := s.Tx(ctx, func(tx store.Store) error {
+					cur, err := tx.GetResource(ctx, r.Kind, r.Account, r.ID)
+					if err != nil {
+						return err
+					}
+					time.Sleep(2 * time.Millisecond)
+					var doc struct{ Units int }
+					if err := json.Unmarshal(cur.Doc, &doc); err != nil {
+						return err
+					}
+					cur.Doc = fmt.Appendf(nil, `{"units":%d}`, doc.Units+1)
+					return tx.PutResource(ctx, cur)
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatalf("Tx: %v", err)
+		}
+	}
+	res, err := s.GetResource(ctx, r.Kind, r.Account, r.ID)
+	must(t, err)
+	if want := fmt.Sprintf(`{"units":%d}`, 1+writers*rounds); string(res.Doc) != want {
+		t.Errorf("resource doc = %s after %d read-modify-write transactions, want %s: updates were lost", res.Doc, writers*rounds, want)
 	}
 }
 
