@@ -2,7 +2,6 @@ package nn
 
 import (
 	"math"
-	"sync"
 
 	"github.com/strata-ml/strata/engine/compute"
 )
@@ -62,7 +61,9 @@ func (m *LMHead) Loss(h []float32, targets []int32, ignore int32, dh []float32, 
 	if dh != nil {
 		dhc = make([]float32, chunk*c)
 	}
-	var mu sync.Mutex
+	// Each row's loss, summed in row order after the parallel part: the
+	// sum does not depend on how the rows were split between threads.
+	rowLoss := make([]float64, chunk)
 	for r0 := 0; r0 < len(rows); r0 += chunk {
 		r1 := min(r0+chunk, len(rows))
 		nr := r1 - r0
@@ -71,7 +72,6 @@ func (m *LMHead) Loss(h []float32, targets []int32, ignore int32, dh []float32, 
 		}
 		compute.Sgemm(false, true, nr, v, c, 1, hc, c, m.W, c, 0, logits, v)
 		compute.Parallel(nr, func(lo, hi int) {
-			var part float64
 			for i := lo; i < hi; i++ {
 				row := logits[i*v : (i+1)*v]
 				mx := float32(math.Inf(-1))
@@ -90,12 +90,12 @@ func (m *LMHead) Loss(h []float32, targets []int32, ignore int32, dh []float32, 
 					}
 					row[t] -= gscale
 				}
-				part += float64(mx) + math.Log(s) - float64(xt)
+				rowLoss[i] = float64(mx) + math.Log(s) - float64(xt)
 			}
-			mu.Lock()
-			sum += part
-			mu.Unlock()
 		})
+		for _, l := range rowLoss[:nr] {
+			sum += l
+		}
 		if dh != nil {
 			compute.Sgemm(false, false, nr, c, v, 1, logits, v, m.W, c, 0, dhc, c)
 			for i := range nr {

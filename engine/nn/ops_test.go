@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/strata-ml/strata/engine/compute"
 )
 
 func refRMSNorm(x, g []float64, n, c int, eps float64) []float64 {
@@ -277,6 +279,30 @@ func TestLMHeadLoss(t *testing.T) {
 		fs, fc := (&LMHead{W: w, V: v, C: c, Chunk: chunk}).Loss(h, targets, -100, nil, 0)
 		if fs != sum || fc != cnt {
 			t.Errorf("forward-only loss %v/%d != %v/%d", fs, fc, sum, cnt)
+		}
+	}
+}
+
+// TestLMHeadLossThreads checks that the loss does not depend on how its
+// rows were split between threads: the same bits with 1 thread and with 8
+// (rows' losses are summed in row order, not as threads finish).
+func TestLMHeadLossThreads(t *testing.T) {
+	defer compute.SetThreads(compute.Threads())
+	r := rand.New(rand.NewPCG(15, 16))
+	n, c, v := 64, 16, 50
+	h, w := randVec(r, n*c, 1), randVec(r, v*c, 1)
+	targets := make([]int32, n)
+	for i := range targets {
+		targets[i] = int32(r.IntN(v))
+	}
+	var first float64
+	for i, th := range []int{1, 8, 8, 8, 1} {
+		compute.SetThreads(th)
+		sum, _ := (&LMHead{W: w, V: v, C: c}).Loss(h, targets, -100, nil, 0)
+		if i == 0 {
+			first = sum
+		} else if sum != first {
+			t.Fatalf("%d threads: loss %v, 1 thread %v", th, sum, first)
 		}
 	}
 }
