@@ -276,7 +276,12 @@ func TestHelperTrainProcess(t *testing.T) {
 	o.OnEvent = func(e Event) {
 		if e.Type == EventStep && e.Step == blockAt {
 			fmt.Println("blocked")
-			select {}
+			// Sleep rather than select{}: with every goroutine blocked
+			// and no timer pending, the runtime would exit with
+			// "all goroutines are asleep" before the SIGKILL lands.
+			for {
+				time.Sleep(time.Hour)
+			}
 		}
 	}
 	if _, err := Run(context.Background(), o); err != nil {
