@@ -150,11 +150,14 @@ func BenchmarkSgemmBF16(b *testing.B) {
 	for i := range ws {
 		ws[i], wf[i] = randBF16(r, n*k)
 	}
+	dot := NewPool(0) // VDPBF16PS kernels even where AMX is
+	dot.amx = false
+	defer dot.Close()
 	for _, m := range []int{1, 2, 4, 8, 32, 128} {
 		x := randSlice(r, m*k)
 		c := make([]float32, m*n)
 		b.Run(sizeName(m), func(b *testing.B) {
-			var tb, tf, td float64
+			var tb, tf, td, ta float64
 			for b.Loop() {
 				for range 10 { // interleaved rounds, best of each
 					s := nowSeconds()
@@ -164,9 +167,16 @@ func BenchmarkSgemmBF16(b *testing.B) {
 					tb = max(tb, float64(copies*n*k*2)/(nowSeconds()-s))
 					s = nowSeconds()
 					for i := range copies {
-						SgemmBF16BF16(m, n, k, 1, x, k, ws[i], k, 0, c, n)
+						dot.SgemmBF16BF16(m, n, k, 1, x, k, ws[i], k, 0, c, n)
 					}
 					td = max(td, float64(copies*n*k*2)/(nowSeconds()-s))
+					if haveAMX {
+						s = nowSeconds()
+						for i := range copies {
+							SgemmBF16BF16(m, n, k, 1, x, k, ws[i], k, 0, c, n)
+						}
+						ta = max(ta, float64(copies*n*k*2)/(nowSeconds()-s))
+					}
 					s = nowSeconds()
 					for i := range copies {
 						Sgemm(false, true, m, n, k, 1, x, k, wf[i], k, 0, c, n)
@@ -180,6 +190,10 @@ func BenchmarkSgemmBF16(b *testing.B) {
 			b.ReportMetric(tb/2/(tf/4), "bf16_vs_f32_speed")
 			b.ReportMetric(td/tb, "dot_vs_bf16_speed")
 			b.ReportMetric(td/2*float64(2*m)/1e9, "dot_GFLOP/s")
+			if haveAMX {
+				b.ReportMetric(ta/1e9, "amx_GB/s")
+				b.ReportMetric(ta/td, "amx_vs_dot_speed")
+			}
 		})
 	}
 }

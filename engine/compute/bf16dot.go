@@ -45,6 +45,14 @@ func SgemmBF16BF16(m, n, k int, alpha float32, x []float32, ldx int, w []uint16,
 
 // SgemmBF16BF16 is the package-level SgemmBF16BF16 on p's threads.
 func (p *Pool) SgemmBF16BF16(m, n, k int, alpha float32, x []float32, ldx int, w []uint16, ldw int, beta float32, c []float32, ldc int) {
+	if p.useAMX(m, n, k) && alpha != 0 {
+		checkMat("X", x, ldx, m, k, false)
+		checkBF16(w, ldw, n, k)
+		checkMat("C", c, ldc, m, n, false)
+		b := bf16Gemm{m: m, n: n, k: k, alpha: alpha, beta: beta, x: x, ldx: ldx, w: w, ldw: ldw, c: c, ldc: ldc}
+		b.amxTiles(p)
+		return
+	}
 	// Below dotRows rows the kernel would stream W slower than
 	// SgemmBF16's dot products, which compute the same products.
 	if !haveDPBF16 || m < dotRows || n == 0 || k == 0 || alpha == 0 {

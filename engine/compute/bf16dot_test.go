@@ -26,11 +26,41 @@ func TestSgemmBF16BF16(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	for _, threads := range []int{1, 2, 3} {
 		p := NewPool(threads)
+		p.amx = false // the VDPBF16PS kernels (TestSgemmBF16BF16AMX has the tiles)
 		sweepBF16Gemm(t, p, r, ms, ns, ks, true)
 		// Split over threads; X in several L2 passes (k=2050: 31 rows).
 		checkBF16Gemm(t, p, r, 3, 700, 300, 1, 1, 0, true)
 		checkBF16Gemm(t, p, r, 32, 770, 768, 0, 1, 1, true)
 		checkBF16Gemm(t, p, r, 130, 31, 2050, 2, 0.5, -1, true)
+		p.Close()
+	}
+}
+
+// TestSgemmBF16BF16AMX checks the AMX kernels as TestSgemmBF16BF16 checks
+// the VDPBF16PS ones (same bound, γ=(k+4)·2⁻²³): one and two blocks of 16
+// rows of X with partial blocks, rows of W past the last 32 (on the
+// VDPBF16PS kernel, or the rounded fallback below 4 rows), depths of one
+// to many tiles, strides, alpha/beta, 1–3 threads, and the shapes of a
+// model's decode and prefill.
+func TestSgemmBF16BF16AMX(t *testing.T) {
+	t.Parallel()
+	if !haveAMX {
+		t.Skip("no AMX-BF16 here (or STRATA_AMX=off)")
+	}
+	ms := []int{1, 2, 4, 15, 16, 17, 31, 32, 33, 47, 64, 100}
+	ns := []int{32, 33, 64, 95, 100, 160}
+	ks := []int{32, 64, 96, 576}
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, threads := range []int{1, 2, 3} {
+		p := NewPool(threads)
+		if !p.useAMX(32, 32, 32) {
+			t.Fatal("pool does not use AMX")
+		}
+		sweepBF16Gemm(t, p, r, ms, ns, ks, true)
+		checkBF16Gemm(t, p, r, 32, 2048, 576, 0, 1, 0, true)
+		checkBF16Gemm(t, p, r, 1, 4096, 64, 1, 1, 0, true)
+		checkBF16Gemm(t, p, r, 256, 96, 2048, 2, 0.5, -1, true)
+		checkBF16Gemm(t, p, r, 8, 1000, 1536, 0, 1, 1, true)
 		p.Close()
 	}
 }
@@ -121,20 +151,50 @@ func TestDPBF16Generated(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the Go toolchain")
 	}
-	out := filepath.Join(t.TempDir(), "dpbf16.s")
-	cmd := exec.Command("go", "run", "gen_dpbf16.go", "-o", out)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go run gen_dpbf16.go: %v\n%s", err, b)
+	for gen, file := range map[string]string{"gen_dpbf16.go": "dpbf16_amd64.s", "gen_amx.go": "amx_amd64.s"} {
+		out := filepath.Join(t.TempDir(), file)
+		cmd := exec.Command("go", "run", gen, "-o", out)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go run %s: %v\n%s", gen, err, b)
+		}
+		want, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s is stale: run go generate ./engine/compute", file)
+		}
 	}
-	want, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
+}
+
+// TestTranspose16 checks the 16×16 transpose that packs X for the AMX
+// kernels and writes their results into C: every row count, strides
+// wider than the block, and nothing written past the rows asked for.
+func TestTranspose16(t *testing.T) {
+	if !haveAMX {
+		t.Skip("used with the AMX kernels only")
 	}
-	got, err := os.ReadFile("dpbf16_amd64.s")
-	if err != nil {
-		t.Fatal(err)
+	src := make([]uint32, 16*20)
+	for i := range src {
+		src[i] = uint32(i + 1)
 	}
-	if !bytes.Equal(got, want) {
-		t.Error("dpbf16_amd64.s is stale: run go generate ./engine/compute")
+	for rows := 1; rows <= 16; rows++ {
+		dst := make([]uint32, 17*18)
+		transpose16(&dst[0], 18*4, &src[0], 20*4, rows)
+		for c := range 17 {
+			for r := range 18 {
+				want := uint32(0)
+				if c < rows && r < 16 {
+					want = src[r*20+c]
+				}
+				if dst[c*18+r] != want {
+					t.Fatalf("rows=%d: dst[%d][%d] = %d, want %d", rows, c, r, dst[c*18+r], want)
+				}
+			}
+		}
 	}
 }

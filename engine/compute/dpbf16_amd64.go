@@ -25,10 +25,15 @@ func cvtBF16(dst *uint16, src *float32, n int)
 //go:noescape
 func dpbf16Loop(n int)
 
-// peakLoopBF16 runs the VDPBF16PS probe for n iterations and returns the
-// FLOP done (each product and each sum counted, as for FMAs); without
-// AVX512-BF16 it is the FMA probe, which SgemmBF16BF16 then runs on.
+// peakLoopBF16 runs the probe of SgemmBF16BF16's arithmetic for n
+// iterations and returns the FLOP done (each product and each sum
+// counted, as for FMAs): the AMX kernel where it runs, else VDPBF16PS;
+// without AVX512-BF16 it is the FMA probe, which SgemmBF16BF16 then runs
+// on.
 func peakLoopBF16(n int) float64 {
+	if haveAMX {
+		return peakLoopAMX(n)
+	}
 	if !haveDPBF16 {
 		return peakLoop(n)
 	}

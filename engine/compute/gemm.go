@@ -77,6 +77,7 @@ type gemmBuf struct {
 	xb     []uint16  // X as bfloat16, rows padded (SgemmBF16BF16)
 	wEdge  []uint16  // the last, partial tile of W rows, padded
 	tile   []float32 // dot-product tiles (SgemmBF16BF16)
+	xrow   []uint16  // 16 rows of X rounded to bfloat16 (AMX packing)
 }
 
 func grow[T any](s []T, n int) []T {

@@ -15,7 +15,8 @@ import (
 // usable; create one with NewPool.
 type Pool struct {
 	threads int
-	sharedA int // bound on floats of shared packed A (sharedAFloats)
+	sharedA int  // bound on floats of shared packed A (sharedAFloats)
+	amx     bool // SgemmBF16BF16 may run on AMX tiles (haveAMX)
 	// busy counts goroutines inside parallel calls or running tasks; a
 	// call that would make it exceed threads (a call nested in a chunk
 	// while every thread is occupied) runs inline instead of queueing.
@@ -77,6 +78,7 @@ func NewPool(threads int) *Pool {
 	p := &Pool{
 		threads: threads,
 		sharedA: sharedAFloats,
+		amx:     haveAMX,
 		tasks:   make(chan task, 64*threads),
 		quit:    make(chan struct{}),
 	}
