@@ -6,6 +6,10 @@
 // instruction in a comment.
 //
 // Run: go generate ./engine/compute
+//
+// (Not a package doc: gen_dpbf16.go has the doc of this directory's
+// ignored package main.)
+
 package main
 
 import (
