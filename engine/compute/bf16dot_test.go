@@ -2,11 +2,14 @@ package compute
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"testing"
 )
 
@@ -196,5 +199,83 @@ func TestTranspose16(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestAMXConcurrent runs the AMX kernels from many goroutines at once, on
+// shared and private pools, while another goroutine collects garbage and
+// allocates: preemption signals and thread switches land between (and, as
+// signals, during) kernel calls, and each call must still see only its own
+// tiles. Every result must equal, bit for bit, the same product computed
+// alone on one thread (the kernels sum in a fixed order).
+func TestAMXConcurrent(t *testing.T) {
+	if !haveAMX {
+		t.Skip("no AMX-BF16 here (or STRATA_AMX=off)")
+	}
+	r := rand.New(rand.NewPCG(17, 18))
+	type prod struct {
+		m, n, k int
+		x       []float32
+		w       []uint16
+		want    []float32
+	}
+	one := NewPool(1)
+	defer one.Close()
+	var prods []prod
+	for _, s := range [][3]int{{1, 96, 64}, {7, 64, 576}, {32, 160, 128}, {48, 64, 256}, {100, 32, 96}, {32, 256, 2048}} {
+		m, n, k := s[0], s[1], s[2]
+		pr := prod{m: m, n: n, k: k, x: randSlice(r, m*k), want: make([]float32, m*n)}
+		pr.w, _ = randBF16(r, n*k)
+		one.SgemmBF16BF16(m, n, k, 1, pr.x, k, pr.w, k, 0, pr.want, n)
+		prods = append(prods, pr)
+	}
+	stop := make(chan struct{})
+	churned := make(chan struct{})
+	go func() {
+		defer close(churned)
+		var keep [][]byte
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			keep = append(keep, make([]byte, 1<<16))
+			if len(keep) > 64 {
+				keep = keep[:0]
+				runtime.GC()
+			}
+		}
+	}()
+	shared := NewPool(3)
+	defer shared.Close()
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := range 8 {
+		wg.Go(func() {
+			p := shared
+			if g%2 == 1 {
+				p = NewPool(2)
+				defer p.Close()
+			}
+			for i := range 1200 {
+				pr := prods[(g+i)%len(prods)]
+				c := make([]float32, pr.m*pr.n)
+				p.SgemmBF16BF16(pr.m, pr.n, pr.k, 1, pr.x, pr.k, pr.w, pr.k, 0, c, pr.n)
+				for j := range c {
+					if math.Float32bits(c[j]) != math.Float32bits(pr.want[j]) {
+						errs <- fmt.Sprintf("goroutine %d call %d (m=%d n=%d k=%d): C[%d] = %v, alone %v", g, i, pr.m, pr.n, pr.k, j, c[j], pr.want[j])
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	<-churned
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
