@@ -302,26 +302,33 @@ func BenchmarkTimeToFirstToken(b *testing.B) {
 }
 
 // BenchmarkAdapters: 10 streams with 10 distinct rank-16 adapters (all seven
-// projections) against 10 streams of the base alone. Target: cost ≤ 25%.
+// projections) against 10 streams of the base alone, with float32 and
+// bfloat16 base weights. Target: cost ≤ 25%.
 func BenchmarkAdapters(b *testing.B) {
-	e := newBenchEngine(b, 10)
-	cfg := benchModel(b).Config()
-	var ads []*lora.Adapter
-	for i := range 10 {
-		ads = append(ads, randomAdapterRank(b, cfg, uint64(i+1), 16))
+	for _, dt := range dtypes {
+		b.Run(dt.name, func(b *testing.B) {
+			m := dt.model(b)
+			e := NewEngine(m, EngineConfig{Capacity: Capacity{MaxSeqs: 10, MaxQueue: 40}, PrefillChunk: 256, ContextLen: 2048})
+			b.Cleanup(e.Close)
+			cfg := m.Config()
+			var ads []*lora.Adapter
+			for i := range 10 {
+				ads = append(ads, randomAdapterRank(b, cfg, uint64(i+1), 16))
+			}
+			runStreams(b, e, 2, 8, 4, ads[:2])
+			var base, with float64
+			for b.Loop() {
+				for range 3 { // interleaved rounds, best of each
+					x, _, _ := runStreams(b, e, 10, 16, 32, nil)
+					y, _, _ := runStreams(b, e, 10, 16, 32, ads)
+					base, with = max(base, x), max(with, y)
+				}
+			}
+			b.ReportMetric(base, "tok/s_base")
+			b.ReportMetric(with, "tok/s_10adapters")
+			b.ReportMetric(1-with/base, "adapter_cost")
+		})
 	}
-	runStreams(b, e, 2, 8, 4, ads[:2])
-	var base, with float64
-	for b.Loop() {
-		for range 3 { // interleaved rounds, best of each
-			x, _, _ := runStreams(b, e, 10, 16, 32, nil)
-			y, _, _ := runStreams(b, e, 10, 16, 32, ads)
-			base, with = max(base, x), max(with, y)
-		}
-	}
-	b.ReportMetric(base, "tok/s_base")
-	b.ReportMetric(with, "tok/s_10adapters")
-	b.ReportMetric(1-with/base, "adapter_cost")
 }
 
 func randomAdapterRank(t testing.TB, cfg *model.Config, seed uint64, rank int) *lora.Adapter {
