@@ -1,6 +1,9 @@
 package compute
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // Products with bfloat16 on both sides. SgemmBF16BF16 is the product of a
 // linear layer with bfloat16 weights as PyTorch (a bfloat16 matmul) and
@@ -22,6 +25,16 @@ const dotChunksPerThread = 16
 // as a float32. NaN stays NaN.
 func RoundBF16(x float32) float32 {
 	return math.Float32frombits(uint32(toBF16(x)) << 16)
+}
+
+// ToBF16 sets dst[i] to the bfloat16 bits nearest src[i] (ties to even;
+// NaN stays NaN), with VCVTNEPS2BF16 where the CPU has it. It panics if dst
+// is shorter than src.
+func ToBF16(dst []uint16, src []float32) {
+	if len(dst) < len(src) {
+		panic(fmt.Sprintf("compute: ToBF16: len(dst)=%d < len(src)=%d", len(dst), len(src)))
+	}
+	roundRow(dst[:len(src)], src)
 }
 
 // toBF16 returns the bfloat16 bits nearest x (ties to even).

@@ -38,14 +38,18 @@ func GemvT(y, a []float32, lda int, x []float32) {
 }
 
 func checkGemv(name string, a []float32, lda, rows, cols int) {
+	checkGemvLen(name, len(a), lda, rows, cols)
+}
+
+func checkGemvLen(name string, na, lda, rows, cols int) {
 	if rows == 0 || cols == 0 {
 		return
 	}
 	if lda < cols {
 		panic(fmt.Sprintf("compute: %s: lda=%d < %d", name, lda, cols))
 	}
-	if need := (rows-1)*lda + cols; len(a) < need {
-		panic(fmt.Sprintf("compute: %s: len(A)=%d < %d for %d×%d with lda=%d", name, len(a), need, rows, cols, lda))
+	if need := (rows-1)*lda + cols; na < need {
+		panic(fmt.Sprintf("compute: %s: len(A)=%d < %d for %d×%d with lda=%d", name, na, need, rows, cols, lda))
 	}
 }
 

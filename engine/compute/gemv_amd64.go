@@ -60,3 +60,54 @@ func gemvT(y, a []float32, lda int, x []float32) {
 		gemvTGo(y[c:], a[c:], lda, x)
 	}
 }
+
+//go:noescape
+func gemv8BF16AVX(y *float32, alpha float32, a *uint16, lda int, x *float32, n int)
+
+//go:noescape
+func gemvT64BF16AVX(y *float32, a *uint16, lda int, x *float32, n int)
+
+// gemvBF16 is gemv over bfloat16 rows: the same eight-row kernel, each
+// chunk of a row widened as it is loaded.
+func gemvBF16(y []float32, alpha float32, a []uint16, lda int, x []float32) {
+	n := len(x)
+	n8 := n &^ 7
+	if !haveFMA || n8 == 0 || len(y) < 8 {
+		gemvBF16Go(y, alpha, a, lda, x)
+		return
+	}
+	rows := func(r int) {
+		_ = a[(r+7)*lda+n-1]
+		gemv8BF16AVX(&y[r], alpha, &a[r*lda], lda, &x[0], n8)
+		for i := range 8 {
+			var s float32
+			for c := n8; c < n; c++ {
+				s += bf16ToF32(a[(r+i)*lda+c]) * x[c]
+			}
+			y[r+i] += alpha * s
+		}
+	}
+	r := 0
+	for ; r+8 <= len(y); r += 8 {
+		rows(r)
+	}
+	if r < len(y) {
+		// The last rows again with the seven before them, as gemv does.
+		rows(len(y) - 8)
+	}
+}
+
+// gemvTBF16 is gemvT over bfloat16 rows, 64 columns a pass.
+func gemvTBF16(y []float32, a []uint16, lda int, x []float32) {
+	d := len(y)
+	c := 0
+	if haveFMA {
+		_ = a[(len(x)-1)*lda+d-1]
+		for ; c+64 <= d; c += 64 {
+			gemvT64BF16AVX(&y[c], &a[c], lda, &x[0], len(x))
+		}
+	}
+	if c < d {
+		gemvTBF16Go(y[c:], a[c:], lda, x)
+	}
+}

@@ -62,3 +62,57 @@ func TestGemv(t *testing.T) {
 	}()
 	Gemv(make([]float32, 2), 1, make([]float32, 3), 2, make([]float32, 2))
 }
+
+// TestGemvBF16 checks GemvBF16 and GemvTBF16 against float64 sums over the
+// widened matrix, with TestGemv's sizes and tolerance.
+func TestGemvBF16(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	sizes := []int{1, 3, 7, 8, 9, 16, 31, 32, 33, 64, 65, 100, 130}
+	for _, rows := range sizes {
+		for _, cols := range sizes {
+			lda := cols + rows%3
+			a, af := randBF16(r, (rows-1)*lda+cols)
+			x := randSlice(r, cols)
+			y := randSlice(r, rows+1)
+			guard := y[rows]
+			GemvBF16(y[:rows], -0.5, a, lda, x)
+			for i := range rows {
+				want, scale := 0.0, 0.0
+				for c := range cols {
+					p := float64(af[i*lda+c]) * float64(x[c])
+					want, scale = want+p, scale+math.Abs(p)
+				}
+				want *= -0.5
+				if d := math.Abs(float64(y[i]) - want); d > float64(cols+4)*0x1p-23*scale*0.5+1e-30 {
+					t.Fatalf("GemvBF16 %dx%d: y[%d] = %v, want %v", rows, cols, i, y[i], want)
+				}
+			}
+			if y[rows] != guard {
+				t.Fatalf("GemvBF16 %dx%d wrote past y", rows, cols)
+			}
+			xt := randSlice(r, rows)
+			yt := randSlice(r, cols+1)
+			guard = yt[cols]
+			GemvTBF16(yt[:cols], a, lda, xt)
+			for c := range cols {
+				want, scale := 0.0, 0.0
+				for i := range rows {
+					p := float64(af[i*lda+c]) * float64(xt[i])
+					want, scale = want+p, scale+math.Abs(p)
+				}
+				if d := math.Abs(float64(yt[c]) - want); d > float64(rows+4)*0x1p-23*scale+1e-30 {
+					t.Fatalf("GemvTBF16 %dx%d: y[%d] = %v, want %v", rows, cols, c, yt[c], want)
+				}
+			}
+			if yt[cols] != guard {
+				t.Fatalf("GemvTBF16 %dx%d wrote past y", rows, cols)
+			}
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("GemvBF16 with a short A did not panic")
+		}
+	}()
+	GemvBF16(make([]float32, 2), 1, make([]uint16, 3), 2, make([]float32, 2))
+}

@@ -12,3 +12,9 @@ func gemv(y []float32, alpha float32, a []float32, lda int, x []float32) {
 }
 
 func gemvT(y, a []float32, lda int, x []float32) { gemvTGo(y, a, lda, x) }
+
+func gemvBF16(y []float32, alpha float32, a []uint16, lda int, x []float32) {
+	gemvBF16Go(y, alpha, a, lda, x)
+}
+
+func gemvTBF16(y []float32, a []uint16, lda int, x []float32) { gemvTBF16Go(y, a, lda, x) }
