@@ -136,18 +136,30 @@ type Param struct {
 }
 
 // KVCache holds one sequence's keys and values for every layer, after RoPE.
-// Len tokens are cached; positions are 0..Len-1.
+// Len tokens are cached; positions are 0..Len-1. A float32 cache keeps them
+// in K and V; a bfloat16 one (NewKVCacheBF16) in K16 and V16, rounded to
+// bfloat16 (half the memory and half the bytes a decoding step reads).
 type KVCache struct {
-	Len  int
-	L    int         // layers
-	Dim  int         // Hkv·D per token
-	K, V [][]float32 // (L)(cap·Hkv·D), grown as needed
+	Len      int
+	L        int         // layers
+	Dim      int         // Hkv·D per token
+	K, V     [][]float32 // (L)(cap·Hkv·D), grown as needed; nil in a bfloat16 cache
+	K16, V16 [][]uint16  // the same as bfloat16 bits; nil in a float32 cache
 }
 
-// NewKVCache returns an empty cache for l layers of width dim = Hkv·D.
+// NewKVCache returns an empty float32 cache for l layers of width dim = Hkv·D.
 func NewKVCache(l, dim int) *KVCache {
 	return &KVCache{L: l, Dim: dim, K: make([][]float32, l), V: make([][]float32, l)}
 }
+
+// NewKVCacheBF16 returns an empty bfloat16 cache for l layers of width
+// dim = Hkv·D.
+func NewKVCacheBF16(l, dim int) *KVCache {
+	return &KVCache{L: l, Dim: dim, K16: make([][]uint16, l), V16: make([][]uint16, l)}
+}
+
+// BF16 reports whether the cache keeps bfloat16 keys and values.
+func (c *KVCache) BF16() bool { return c.K16 != nil }
 
 // Reset empties the cache, keeping its memory.
 func (c *KVCache) Reset() { c.Len = 0 }
@@ -162,24 +174,34 @@ func (c *KVCache) Truncate(n int) {
 // Reserve grows every layer's storage to hold n tokens.
 func (c *KVCache) Reserve(n int) {
 	for l := range c.L {
-		if cap(c.K[l]) < n*c.Dim {
-			newCap := max(n, 2*cap(c.K[l])/max(c.Dim, 1), 16) * c.Dim
-			k := make([]float32, len(c.K[l]), newCap)
-			copy(k, c.K[l])
-			v := make([]float32, len(c.V[l]), newCap)
-			copy(v, c.V[l])
-			c.K[l], c.V[l] = k, v
+		if c.BF16() {
+			c.K16[l], c.V16[l] = reserve(c.K16[l], n, c.Dim), reserve(c.V16[l], n, c.Dim)
+		} else {
+			c.K[l], c.V[l] = reserve(c.K[l], n, c.Dim), reserve(c.V[l], n, c.Dim)
 		}
-		c.K[l] = c.K[l][:n*c.Dim]
-		c.V[l] = c.V[l][:n*c.Dim]
 	}
+}
+
+// reserve returns s with room for n rows of dim, its contents kept,
+// doubling its capacity when it grows.
+func reserve[T float32 | uint16](s []T, n, dim int) []T {
+	if cap(s) < n*dim {
+		t := make([]T, len(s), max(n, 2*cap(s)/max(dim, 1), 16)*dim)
+		copy(t, s)
+		s = t
+	}
+	return s[:n*dim]
 }
 
 // Bytes returns the cache's allocated size in bytes.
 func (c *KVCache) Bytes() int {
 	n := 0
 	for l := range c.L {
-		n += 4 * (cap(c.K[l]) + cap(c.V[l]))
+		if c.BF16() {
+			n += 2 * (cap(c.K16[l]) + cap(c.V16[l]))
+		} else {
+			n += 4 * (cap(c.K[l]) + cap(c.V[l]))
+		}
 	}
 	return n
 }
@@ -223,6 +245,11 @@ type Options struct {
 	// KeepBF16 keeps BF16 weights as BF16 in memory (decoded per use);
 	// only valid for frozen weights, i.e. LoRA training or inference.
 	KeepBF16 bool
+	// KVFloat32 keeps the KV cache of a model served with bfloat16 weights
+	// in float32; by default its cache is bfloat16 (NewKVCacheBF16), as
+	// the model's own dtype, half the memory and half the bytes a decoding
+	// step reads.
+	KVFloat32 bool
 	// Recompute stores only each layer's input in ForwardBackward and
 	// recomputes the layer during the backward pass (less memory, ~1/3 more
 	// compute).

@@ -85,7 +85,13 @@ type Base struct {
 }
 
 // KVBytesPerToken returns the KV cache bytes one token takes in every layer
-// (float32 keys and values).
-func KVBytesPerToken(cfg *model.Config) int64 {
-	return int64(2 * cfg.NumHiddenLayers * cfg.KVDim() * 4)
+// of m: keys and values in the dtype of the caches m makes (bfloat16 for a
+// model served with bfloat16 weights, else float32).
+func KVBytesPerToken(m Model) int64 {
+	size := int64(4)
+	if m.NewCache().BF16() {
+		size = 2
+	}
+	cfg := m.Config()
+	return 2 * int64(cfg.NumHiddenLayers) * int64(cfg.KVDim()) * size
 }

@@ -335,7 +335,7 @@ func (r *Registry) loadAdapter(e *entry, b *Base, spec *AdapterSpec) {
 }
 
 func (r *Registry) kvBytes(b *Base, units int) int64 {
-	return int64(units) * int64(r.cfg.Unit.KVTokens) * KVBytesPerToken(b.Model.Config())
+	return int64(units) * int64(r.cfg.Unit.KVTokens) * KVBytesPerToken(b.Model)
 }
 
 // used returns the memory held by loaded entries (under r.mu).

@@ -217,13 +217,20 @@ func (m *Model) Step(seqs []model.Seq) ([][]float32, error) {
 			for i := lo; i < hi; i++ {
 				s := seqs[i]
 				p0, rows := s.Cache.Len, off[i+1]-off[i]
-				copy(s.Cache.K[l][p0*kd:], k[off[i]*kd:off[i+1]*kd])
-				copy(s.Cache.V[l][p0*kd:], vv[off[i]*kd:off[i+1]*kd])
 				q0, o0, nq := off[i], off[i], rows
 				if short {
 					o0, nq = off2[i], off2[i+1]-off2[i]
 					q0 = off[i+1] - nq
 				}
+				if c := s.Cache; c.BF16() {
+					compute.ToBF16(c.K16[l][p0*kd:], k[off[i]*kd:off[i+1]*kd])
+					compute.ToBF16(c.V16[l][p0*kd:], vv[off[i]*kd:off[i+1]*kd])
+					nn.AttentionCachedBF16(att[o0*qd:], q[q0*qd:], c.K16[l], c.V16[l], nq, p0+rows, p0+rows-nq,
+						cfg.NumAttentionHeads, cfg.NumKeyValueHeads, cfg.HeadDim, cfg.Window())
+					continue
+				}
+				copy(s.Cache.K[l][p0*kd:], k[off[i]*kd:off[i+1]*kd])
+				copy(s.Cache.V[l][p0*kd:], vv[off[i]*kd:off[i+1]*kd])
 				nn.AttentionCached(att[o0*qd:], q[q0*qd:], s.Cache.K[l], s.Cache.V[l], nq, p0+rows, p0+rows-nq,
 					cfg.NumAttentionHeads, cfg.NumKeyValueHeads, cfg.HeadDim, cfg.Window())
 			}

@@ -523,7 +523,22 @@ func (m *Model) ZeroGrad() {
 	}
 }
 
-// NewCache returns an empty KV cache for this model.
+// NewCache returns an empty KV cache for this model: bfloat16 when its
+// projections are kept in bfloat16 (unless Options.KVFloat32), else
+// float32.
 func (m *Model) NewCache() *model.KVCache {
+	if m.servesBF16() && !m.opt.KVFloat32 {
+		return model.NewKVCacheBF16(len(m.Layers), m.cfg.KVDim())
+	}
 	return model.NewKVCache(len(m.Layers), m.cfg.KVDim())
+}
+
+// servesBF16 reports whether the model's projections are kept in bfloat16.
+func (m *Model) servesBF16() bool {
+	for _, w := range m.Layers[0].Proj {
+		if w != nil && w.BF16 != nil {
+			return true
+		}
+	}
+	return false
 }

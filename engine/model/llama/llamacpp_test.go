@@ -40,7 +40,7 @@ func TestLlamaCppParity(t *testing.T) {
 	if err := m.Save(dir); err != nil {
 		t.Fatal(err)
 	}
-	want := llamaCppLogits(t, dir, parityIDs, "")
+	want := llamaCppLogits(t, dir, parityIDs, "", "F32")
 	got, err := m.Logits(&model.Batch{B: 1, T: len(parityIDs), Tokens: parityIDs})
 	if err != nil {
 		t.Fatal(err)
@@ -64,13 +64,17 @@ func TestLlamaCppParity(t *testing.T) {
 // bfloat16 product to bfloat16 and sum in float32 (llama.cpp's
 // vec_dot_type for BF16 is BF16). Step serves the weights kept in bfloat16
 // (model.Options.KeepBF16): one token per step for every position (the
-// rounded dot products), then the whole prompt at once (VDPBF16PS tiles
-// where the CPU has them). Tolerance: max |logit diff| ≤ 2e-5·(1 +
+// rounded dot products), then the whole prompt at once (AMX or VDPBF16PS
+// tiles where the CPU has them). Two KV caches, each against llama.cpp
+// with the same: float32 (Options.KVFloat32), and bfloat16, the default
+// for such a model, where llama.cpp also rounds the query and the softmax
+// probabilities to bfloat16 for its two attention products, as
+// nn.AttentionCachedBF16 does. Tolerance: max |logit diff| ≤ 2e-5·(1 +
 // max|logit|) — the sums' order differs, and an input that lands within a
 // float32 rounding of a bfloat16 tie may round the other way; seen: 5e-7
-// with max|logit| 6.7 — and under half the difference of the same weights
-// served in float32 without the rounding (seen: 0.04–0.06), so the test
-// tells the two semantics apart.
+// (float32 cache) with max|logit| 6.7 — and under half the difference of
+// the other semantics (the weights served in float32 without rounding,
+// seen 0.04–0.06; the other cache), so the test tells them apart.
 func TestLlamaCppParityBF16(t *testing.T) {
 	m, cfg := parityModel(t, true)
 	dir := t.TempDir()
@@ -82,11 +86,15 @@ func TestLlamaCppParityBF16(t *testing.T) {
 			v.DType = safetensors.BF16 // the values are bfloat16 already
 		}
 	})
-	want := llamaCppLogits(t, dir, parityIDs, "bf16")
+	want := llamaCppLogits(t, dir, parityIDs, "bf16", "F32")
+	want16 := llamaCppLogits(t, dir, parityIDs, "bf16", "BF16")
 	v := cfg.VocabSize
 	steps := func(opt model.Options) (perToken, prompt []float32) {
 		mm := mustLoad(t, dir, opt)
 		c := mm.NewCache()
+		if c.BF16() == (opt.KVFloat32 || !opt.KeepBF16) {
+			t.Fatalf("options %+v: NewCache bfloat16 = %v", opt, c.BF16())
+		}
 		for _, id := range parityIDs {
 			out, err := mm.Step([]model.Seq{{Tokens: []int32{id}, Cache: c}})
 			if err != nil {
@@ -100,24 +108,28 @@ func TestLlamaCppParityBF16(t *testing.T) {
 		}
 		return perToken, out[0]
 	}
-	kept, keptPrompt := steps(model.Options{KeepBF16: true})
-	if len(kept) != len(want) {
-		t.Fatalf("strata gave %d logits, llama.cpp %d", len(kept), len(want))
+	kept, keptPrompt := steps(model.Options{KeepBF16: true, KVFloat32: true})
+	if len(kept) != len(want) || len(want16) != len(want) {
+		t.Fatalf("strata gave %d logits, llama.cpp %d and %d", len(kept), len(want), len(want16))
 	}
+	kept16, kept16Prompt := steps(model.Options{KeepBF16: true})
 	wide, widePrompt := steps(model.Options{})
-	last := want[(len(parityIDs)-1)*v:]
-	dk, s := maxAbsDiff(kept, want)
-	dp, _ := maxAbsDiff(keptPrompt, last)
-	dw, _ := maxAbsDiff(wide, want)
-	dwp, _ := maxAbsDiff(widePrompt, last)
-	t.Logf("llama.cpp BF16 vs strata: max|logit diff| %.3g per token, %.3g prompt (max|logit| %.3g); float32 serving without rounding: %.3g, %.3g", dk, dp, s, dw, dwp)
-	tol := 2e-5 * (1 + s)
-	if dk > tol || dp > tol {
-		t.Errorf("max|logit diff| %.3g per token, %.3g prompt > %.3g", dk, dp, tol)
+	last, last16 := want[(len(parityIDs)-1)*v:], want16[(len(parityIDs)-1)*v:]
+	check := func(name string, got, gotPrompt, want, last, other, otherPrompt []float32, otherName string) {
+		dk, s := maxAbsDiff(got, want)
+		dp, _ := maxAbsDiff(gotPrompt, last)
+		do, _ := maxAbsDiff(other, want)
+		dop, _ := maxAbsDiff(otherPrompt, last)
+		t.Logf("%s: max|logit diff| %.3g per token, %.3g prompt (max|logit| %.3g); %s: %.3g, %.3g", name, dk, dp, s, otherName, do, dop)
+		if tol := 2e-5 * (1 + s); dk > tol || dp > tol {
+			t.Errorf("%s: max|logit diff| %.3g per token, %.3g prompt > %.3g", name, dk, dp, tol)
+		}
+		if dk > do/2 || dp > dop/2 {
+			t.Errorf("%s (%.3g, %.3g) is not closer to llama.cpp than %s (%.3g, %.3g)", name, dk, dp, otherName, do, dop)
+		}
 	}
-	if dk > dw/2 || dp > dwp/2 {
-		t.Errorf("bfloat16 serving (%.3g, %.3g) is not closer to llama.cpp than float32 serving (%.3g, %.3g)", dk, dp, dw, dwp)
-	}
+	check("llama.cpp BF16, F32 KV vs strata, float32 cache", kept, keptPrompt, want, last, wide, widePrompt, "float32 serving without rounding")
+	check("llama.cpp BF16, BF16 KV vs strata, bfloat16 cache", kept16, kept16Prompt, want16, last16, kept, keptPrompt, "strata's float32 cache")
 }
 
 // parityIDs are the prompt both parity tests evaluate.
@@ -160,7 +172,7 @@ func parityModel(t *testing.T, bf16 bool) (*Model, *model.Config) {
 // F32, "bf16" for BF16 matrices) and returns llama.cpp's logits at every
 // position of ids (T × V), or skips (fails under CI=true) when the oracle
 // is not installed.
-func llamaCppLogits(t *testing.T, dir string, ids []int32, dtype string) []float32 {
+func llamaCppLogits(t *testing.T, dir string, ids []int32, dtype, kv string) []float32 {
 	t.Helper()
 	od, lcpp, py := oracle.Dir(), oracle.LlamaCppDir(), oracle.Python()
 	node, err := exec.LookPath("node")
@@ -188,7 +200,7 @@ func llamaCppLogits(t *testing.T, dir string, ids []int32, dtype string) []float
 	}
 	idsJSON, _ := json.Marshal(ids)
 	outBin := filepath.Join(t.TempDir(), "logits.bin")
-	run := exec.Command(node, "../../../tools/llamacpp/logits.mjs", gg, string(idsJSON), outBin)
+	run := exec.Command(node, "../../../tools/llamacpp/logits.mjs", gg, string(idsJSON), outBin, kv)
 	run.Env = append(os.Environ(), "STRATA_ORACLE_DIR="+od)
 	if out, err := run.CombinedOutput(); err != nil {
 		t.Fatalf("llama.cpp: %v\n%s", err, out)
