@@ -73,3 +73,58 @@ func roundRow(dst []uint16, src []float32) {
 		dst[i] = toBF16(src[i])
 	}
 }
+
+//go:noescape
+func dpbf16Dots1(s *float32, alpha float32, a *uint16, lda int, x *uint16, n16 int)
+
+//go:noescape
+func dpbf16Dots2(s *float32, alpha float32, a *uint16, lda int, x *uint16, n16 int)
+
+//go:noescape
+func dpbf16Dots3(s *float32, alpha float32, a *uint16, lda int, x *uint16, n16 int)
+
+//go:noescape
+func dpbf16Dots4(s *float32, alpha float32, a *uint16, lda int, x *uint16, n16 int)
+
+//go:noescape
+func dpbf16Pairs1(y *float32, a *uint16, lda int, x *uint16, n2 int)
+
+//go:noescape
+func dpbf16Pairs2(y *float32, a *uint16, lda int, x *uint16, n2 int)
+
+//go:noescape
+func dpbf16Pairs3(y *float32, a *uint16, lda int, x *uint16, n2 int)
+
+//go:noescape
+func dpbf16Pairs4(y *float32, a *uint16, lda int, x *uint16, n2 int)
+
+var (
+	dotsKernels  = [...]func(s *float32, alpha float32, a *uint16, lda int, x *uint16, n16 int){dpbf16Dots1, dpbf16Dots2, dpbf16Dots3, dpbf16Dots4}
+	pairsKernels = [...]func(y *float32, a *uint16, lda int, x *uint16, n2 int){dpbf16Pairs1, dpbf16Pairs2, dpbf16Pairs3, dpbf16Pairs4}
+)
+
+// gemvBF16BF16 runs GemvBF16BF16's rows 16 at a time on VDPBF16PS (a
+// width of 32 to 128, a multiple of 32) and reports how many rows it did.
+func gemvBF16BF16(y []float32, alpha float32, a []uint16, lda int, x []uint16) int {
+	d32 := len(x) / 32
+	n16 := len(y) / 16
+	if !haveDPBF16 || len(x)%32 != 0 || d32 < 1 || d32 > 4 || n16 == 0 {
+		return 0
+	}
+	_ = a[(16*n16-1)*lda+len(x)-1]
+	dotsKernels[d32-1](&y[0], alpha, &a[0], lda, &x[0], n16)
+	return 16 * n16
+}
+
+// gemvTBF16BF16 runs GemvTBF16BF16's rows two at a time on VDPBF16PS (a
+// width of 32 to 128, a multiple of 32) and reports how many rows it did.
+func gemvTBF16BF16(y []float32, a []uint16, lda int, x []uint16) int {
+	d32 := len(y) / 32
+	n2 := len(x) / 2
+	if !haveDPBF16 || len(y)%32 != 0 || d32 < 1 || d32 > 4 || n2 == 0 {
+		return 0
+	}
+	_ = a[(2*n2-1)*lda+len(y)-1]
+	pairsKernels[d32-1](&y[0], &a[0], lda, &x[0], n2)
+	return 2 * n2
+}

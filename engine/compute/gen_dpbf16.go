@@ -86,6 +86,124 @@ func step(masked bool) {
 	}
 }
 
+// dots emits dpbf16Dots<d32>: 16 dot products of a bfloat16 vector with 16
+// rows at a time, reduced by a shuffle tree.
+func dots(d32 int) {
+	name := fmt.Sprintf("dpbf16Dots%d", d32)
+	p("// func %s(s *float32, alpha float32, a *uint16, lda int, x *uint16, n16 int)", name)
+	p("//")
+	p("// s[r] = alpha·Σ_c a[r·lda+c]·x[c] over %d elements (bfloat16 a and x,", 32*d32)
+	p("// products exact, sums float32) for 16·n16 rows: each row's products")
+	p("// go into one register (VDPBF16PS), and the 16 registers of a block of")
+	p("// rows are summed across by unpacking and adding in pairs, so that a")
+	p("// block costs three shuffles a row besides its products.")
+	p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
+	p("\tMOVQ s+0(FP), DI")
+	p("\tMOVQ a+16(FP), AX")
+	p("\tMOVQ lda+24(FP), BX")
+	p("\tSHLQ $1, BX")
+	p("\tMOVQ x+32(FP), SI")
+	for c := range d32 {
+		p("\tVMOVDQU16 %d(SI), Z%d", 64*c, 16+c)
+	}
+	p("\tVBROADCASTSS alpha+8(FP), Z31")
+	p("\tMOVQ n16+40(FP), CX")
+	p("")
+	p("dots%dblock:", d32)
+	p("\tMOVQ AX, SI")
+	for r := range 16 {
+		p("\tVPXORD Z%d, Z%d, Z%d", r, r, r)
+		for c := range d32 {
+			p("\tVMOVDQU16 %d(SI), Z%d", 64*c, 20+c)
+			dp(r, 16+c, 20+c)
+		}
+		p("\tADDQ BX, SI")
+	}
+	// Pairs of rows: Zi holds rows 2i (dwords 0, 2 of each lane) and
+	// 2i+1 (1, 3); then quads: Zj holds rows 4j..4j+3, one a dword of
+	// each lane; then across lanes.
+	for i := range 8 {
+		p("\tVUNPCKLPS Z%d, Z%d, Z24", 2*i+1, 2*i)
+		p("\tVUNPCKHPS Z%d, Z%d, Z25", 2*i+1, 2*i)
+		p("\tVADDPS Z25, Z24, Z%d", i)
+	}
+	for j := range 4 {
+		p("\tVUNPCKLPD Z%d, Z%d, Z24", 2*j+1, 2*j)
+		p("\tVUNPCKHPD Z%d, Z%d, Z25", 2*j+1, 2*j)
+		p("\tVADDPS Z25, Z24, Z%d", j)
+	}
+	for h := range 2 {
+		p("\tVSHUFF32X4 $0x88, Z%d, Z%d, Z24", 2*h+1, 2*h)
+		p("\tVSHUFF32X4 $0xdd, Z%d, Z%d, Z25", 2*h+1, 2*h)
+		p("\tVADDPS Z25, Z24, Z%d", h)
+	}
+	p("\tVSHUFF32X4 $0x88, Z1, Z0, Z24")
+	p("\tVSHUFF32X4 $0xdd, Z1, Z0, Z25")
+	p("\tVADDPS Z25, Z24, Z0")
+	p("\tVMULPS Z31, Z0, Z0")
+	p("\tVMOVUPS Z0, (DI)")
+	p("\tADDQ $64, DI")
+	p("\tMOVQ SI, AX")
+	p("\tDECQ CX")
+	p("\tJNE dots%dblock", d32)
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
+}
+
+// axpy emits dpbf16Pairs<d32>: a weighted sum of bfloat16 rows, two rows
+// a step.
+func axpy(d32 int) {
+	name := fmt.Sprintf("dpbf16Pairs%d", d32)
+	p("// func %s(y *float32, a *uint16, lda int, x *uint16, n2 int)", name)
+	p("//")
+	p("// y[c] = Σ_i x[i]·a[i·lda+c] for the %d columns c (bfloat16 a and x,", 32*d32)
+	p("// products exact, sums float32) over 2·n2 rows: rows i and i+1 are")
+	p("// interleaved into bfloat16 pairs (VPUNPCKLWD, VPUNPCKHWD) and")
+	p("// multiplied by the pair x[i], x[i+1] (VDPBF16PS); the accumulators'")
+	p("// columns, so permuted within each lane, are put back in order at the")
+	p("// end.")
+	p("TEXT ·%s(SB), NOSPLIT, $0-40", name)
+	p("\tMOVQ a+8(FP), SI")
+	p("\tMOVQ lda+16(FP), BX")
+	p("\tSHLQ $1, BX")
+	p("\tMOVQ x+24(FP), R10")
+	p("\tMOVQ n2+32(FP), CX")
+	for c := range 2 * d32 {
+		p("\tVPXORD Z%d, Z%d, Z%d", c, c, c)
+	}
+	p("")
+	p("pairs%dloop:", d32)
+	p("\tVPBROADCASTD (R10), Z31")
+	for c := range d32 {
+		p("\tVMOVDQU16 %d(SI), Z20", 64*c)
+		p("\tVMOVDQU16 %d(SI)(BX*1), Z21", 64*c)
+		p("\tVPUNPCKLWD Z21, Z20, Z22")
+		p("\tVPUNPCKHWD Z21, Z20, Z23")
+		dp(2*c, 22, 31)
+		dp(2*c+1, 23, 31)
+	}
+	p("\tLEAQ (SI)(BX*2), SI")
+	p("\tADDQ $4, R10")
+	p("\tDECQ CX")
+	p("\tJNE pairs%dloop", d32)
+	// Z2c holds columns 8L..8L+3 of lane L of chunk c, Z2c+1 columns
+	// 8L+4..8L+7.
+	p("\tMOVQ y+0(FP), DI")
+	for c := range d32 {
+		lo, hi := 2*c, 2*c+1
+		p("\tVSHUFF32X4 $0x44, Z%d, Z%d, Z24", hi, lo)
+		p("\tVSHUFF32X4 $0xd8, Z24, Z24, Z24")
+		p("\tVMOVUPS Z24, %d(DI)", 128*c)
+		p("\tVSHUFF32X4 $0xee, Z%d, Z%d, Z25", hi, lo)
+		p("\tVSHUFF32X4 $0xd8, Z25, Z25, Z25")
+		p("\tVMOVUPS Z25, %d(DI)", 128*c+64)
+	}
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
+}
+
 func main() {
 	dst := flag.String("o", "dpbf16_amd64.s", "output file")
 	flag.Parse()
@@ -265,6 +383,11 @@ func main() {
 	p("\tJNE peakloop")
 	p("\tVZEROUPPER")
 	p("\tRET")
+	p("")
+	for d32 := 1; d32 <= 4; d32++ {
+		dots(d32)
+		axpy(d32)
+	}
 	if err := os.WriteFile(*dst, out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}

@@ -14,7 +14,8 @@ import (
 // rounded to bfloat16 for the weighted sum of the values, the products of
 // two bfloat16 values are exact and the sums are float32. A decoding
 // query (nq ≤ 4 rows) runs per row over the cache as it lies (half the
-// bytes of a float32 cache); more rows compute each head's scores as one
+// bytes of a float32 cache, VDPBF16PS where the CPU has AVX512-BF16);
+// more rows compute each head's scores as one
 // bfloat16 product (AMX tiles where the CPU has them) and the weighted
 // sums as one float32 product over the widened values, the same sums in
 // another order.
@@ -40,8 +41,8 @@ func AttentionCachedBF16(o, q []float32, k, v []uint16, nq, nk, qOff, h, hkv, d,
 
 // bf16Scratch is one thread's buffers for AttentionCachedBF16.
 type bf16Scratch struct {
-	q, s, vf []float32
-	bits     []uint16
+	s, vf []float32
+	bits  []uint16
 }
 
 var bf16ScratchPool = sync.Pool{New: func() any { return new(bf16Scratch) }}
@@ -89,20 +90,34 @@ func (sc *bf16Scratch) softmaxBF16(s []float32) {
 
 // attendRowBF16 computes one head of one query row (q, d values, at
 // position pos) into o, against keys and values k, v (bfloat16 rows kd
-// apart, this head's first element at 0).
+// apart, this head's first element at 0): both products on bfloat16
+// operands as they lie (compute.GemvBF16BF16, GemvTBF16BF16).
 func attendRowBF16(sc *bf16Scratch, o, q []float32, k, v []uint16, kd, pos, nk, window int, scale float32) {
 	lo, hi := keyRangeAt(pos, nk, window)
 	if hi <= lo {
 		clear(o)
 		return
 	}
-	sc.q = growF(sc.q, len(q))
-	copy(sc.q, q)
-	sc.roundBF16(sc.q)
-	sc.s = growF(sc.s, hi-lo)
-	compute.GemvBF16(sc.s, scale, k[lo*kd:], kd, sc.q)
-	sc.softmaxBF16(sc.s)
-	compute.GemvTBF16(o, v[lo*kd:], kd, sc.s)
+	n := hi - lo
+	if cap(sc.bits) < max(len(q), n) {
+		sc.bits = make([]uint16, max(len(q), n))
+	}
+	qb := sc.bits[:len(q)]
+	compute.ToBF16(qb, q)
+	sc.s = growF(sc.s, n)
+	s := sc.s
+	compute.GemvBF16BF16(s, scale, k[lo*kd:], kd, qb)
+	mx := float32(math.Inf(-1))
+	for _, x := range s {
+		if x > mx {
+			mx = x
+		}
+	}
+	sum := ExpSubSum(s, s, mx)
+	compute.Scale(1/sum, s)
+	pb := sc.bits[:n]
+	compute.ToBF16(pb, s)
+	compute.GemvTBF16BF16(o, v[lo*kd:], kd, pb)
 }
 
 // attendRowsBF16 computes one head of nq query rows (row i of q at i·ld,
