@@ -69,12 +69,13 @@ func TestLlamaCppParity(t *testing.T) {
 // with the same: float32 (Options.KVFloat32), and bfloat16, the default
 // for such a model, where llama.cpp also rounds the query and the softmax
 // probabilities to bfloat16 for its two attention products, as
-// nn.AttentionCachedBF16 does. Tolerance: max |logit diff| ≤ 2e-5·(1 +
-// max|logit|) — the sums' order differs, and an input that lands within a
-// float32 rounding of a bfloat16 tie may round the other way; seen: 5e-7
-// (float32 cache) with max|logit| 6.7 — and under half the difference of
-// the other semantics (the weights served in float32 without rounding,
-// seen 0.04–0.06; the other cache), so the test tells them apart.
+// nn.AttentionCachedBF16 does. Tolerance: at least half the positions
+// within max |logit diff| ≤ 2e-5·(1 + max|logit|) (the sums' order
+// differs; seen: 4.8e-7 at every position with max|logit| 6.7), none
+// beyond a quarter of the difference of the other semantics (the weights
+// served in float32 without rounding, 0.04–0.06; the other cache, 0.075),
+// for a value that rounds across a bfloat16 tie (see check), so the test
+// tells the semantics apart.
 func TestLlamaCppParityBF16(t *testing.T) {
 	m, cfg := parityModel(t, true)
 	dir := t.TempDir()
@@ -115,17 +116,33 @@ func TestLlamaCppParityBF16(t *testing.T) {
 	kept16, kept16Prompt := steps(model.Options{KeepBF16: true})
 	wide, widePrompt := steps(model.Options{})
 	last, last16 := want[(len(parityIDs)-1)*v:], want16[(len(parityIDs)-1)*v:]
+	// Rounding flips: every bfloat16 product rounds its input rows (and,
+	// with a BF16 cache, the softmax probabilities) to bfloat16, and a
+	// value within a float32 rounding of a bfloat16 tie rounds one way in
+	// one order of sums and the other way in another (the orders differ
+	// between AMX tiles, VDPBF16PS tiles, the pure-Go fallback and
+	// llama.cpp's dot products); one such flip moves the logits after it
+	// by up to about 1e-2 here (seen: 2.6e-3 on one prompt on VDPBF16PS,
+	// 1.0e-2 at 2 of 20 positions in the pure-Go build). So most positions
+	// must match within the tolerance, and none may differ by more than a
+	// quarter of the other semantics' difference.
 	check := func(name string, got, gotPrompt, want, last, other, otherPrompt []float32, otherName string) {
 		dk, s := maxAbsDiff(got, want)
 		dp, _ := maxAbsDiff(gotPrompt, last)
 		do, _ := maxAbsDiff(other, want)
 		dop, _ := maxAbsDiff(otherPrompt, last)
-		t.Logf("%s: max|logit diff| %.3g per token, %.3g prompt (max|logit| %.3g); %s: %.3g, %.3g", name, dk, dp, s, otherName, do, dop)
-		if tol := 2e-5 * (1 + s); dk > tol || dp > tol {
-			t.Errorf("%s: max|logit diff| %.3g per token, %.3g prompt > %.3g", name, dk, dp, tol)
+		tol := 2e-5 * (1 + s)
+		within := 0
+		for i := range parityIDs {
+			if d, _ := maxAbsDiff(got[i*v:(i+1)*v], want[i*v:(i+1)*v]); d <= tol {
+				within++
+			}
 		}
-		if dk > do/2 || dp > dop/2 {
-			t.Errorf("%s (%.3g, %.3g) is not closer to llama.cpp than %s (%.3g, %.3g)", name, dk, dp, otherName, do, dop)
+		t.Logf("%s: max|logit diff| %.3g per token (%d/%d positions within %.3g), %.3g prompt (max|logit| %.3g); %s: %.3g, %.3g",
+			name, dk, within, len(parityIDs), tol, dp, s, otherName, do, dop)
+		if within < len(parityIDs)/2 || dk > do/4 || dp > dop/4 {
+			t.Errorf("%s: %d/%d positions within %.3g, max|logit diff| %.3g per token, %.3g prompt (a quarter of %s's: %.3g, %.3g)",
+				name, within, len(parityIDs), tol, dk, dp, otherName, do/4, dop/4)
 		}
 	}
 	check("llama.cpp BF16, F32 KV vs strata, float32 cache", kept, keptPrompt, want, last, wide, widePrompt, "float32 serving without rounding")
