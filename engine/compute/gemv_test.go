@@ -16,43 +16,9 @@ func TestGemv(t *testing.T) {
 		for _, cols := range sizes {
 			lda := cols + rows%3
 			a := randSlice(r, (rows-1)*lda+cols) // no padding after the last row
-			// Gemv: y (rows) = alpha·A·x (cols).
-			x := randSlice(r, cols)
-			y := randSlice(r, rows+1)
-			guard := y[rows]
-			Gemv(y[:rows], -0.5, a, lda, x)
-			for i := range rows {
-				want, scale := 0.0, 0.0
-				for c := range cols {
-					p := float64(a[i*lda+c]) * float64(x[c])
-					want, scale = want+p, scale+math.Abs(p)
-				}
-				want *= -0.5
-				if d := math.Abs(float64(y[i]) - want); d > float64(cols+4)*0x1p-23*scale*0.5+1e-30 {
-					t.Fatalf("Gemv %dx%d: y[%d] = %v, want %v", rows, cols, i, y[i], want)
-				}
-			}
-			if y[rows] != guard {
-				t.Fatalf("Gemv %dx%d wrote past y", rows, cols)
-			}
-			// GemvT: y (cols) = Aᵀ·x (rows).
-			xt := randSlice(r, rows)
-			yt := randSlice(r, cols+1)
-			guard = yt[cols]
-			GemvT(yt[:cols], a, lda, xt)
-			for c := range cols {
-				want, scale := 0.0, 0.0
-				for i := range rows {
-					p := float64(a[i*lda+c]) * float64(xt[i])
-					want, scale = want+p, scale+math.Abs(p)
-				}
-				if d := math.Abs(float64(yt[c]) - want); d > float64(rows+4)*0x1p-23*scale+1e-30 {
-					t.Fatalf("GemvT %dx%d: y[%d] = %v, want %v", rows, cols, c, yt[c], want)
-				}
-			}
-			if yt[cols] != guard {
-				t.Fatalf("GemvT %dx%d wrote past y", rows, cols)
-			}
+			x, xt := randSlice(r, cols), randSlice(r, rows)
+			checkMV(t, r, "Gemv", rows, cols, lda, a, x, -0.5, false, func(y []float32) { Gemv(y, -0.5, a, lda, x) })
+			checkMV(t, r, "GemvT", rows, cols, lda, a, xt, 1, true, func(y []float32) { GemvT(y, a, lda, xt) })
 		}
 	}
 	defer func() {
@@ -61,6 +27,40 @@ func TestGemv(t *testing.T) {
 		}
 	}()
 	Gemv(make([]float32, 2), 1, make([]float32, 3), 2, make([]float32, 2))
+}
+
+// checkMV runs a matrix-vector product of the rows×cols matrix a (row
+// stride lda) into y and checks it against float64 sums: y = alpha·A·x
+// (rows values), or y = Aᵀ·x (cols values) if trans, within
+// (n+4)·2⁻²³·|alpha|·Σ|terms| for sums of n terms; nothing past y may
+// change.
+func checkMV(t *testing.T, r *rand.Rand, name string, rows, cols, lda int, a, x []float32, alpha float64, trans bool, run func(y []float32)) {
+	t.Helper()
+	n, terms := rows, cols
+	if trans {
+		n, terms = cols, rows
+	}
+	y := randSlice(r, n+1)
+	guard := y[n]
+	run(y[:n])
+	for i := range n {
+		want, scale := 0.0, 0.0
+		for j := range terms {
+			at := i*lda + j
+			if trans {
+				at = j*lda + i
+			}
+			p := float64(a[at]) * float64(x[j])
+			want, scale = want+p, scale+math.Abs(p)
+		}
+		want *= alpha
+		if d := math.Abs(float64(y[i]) - want); d > float64(terms+4)*0x1p-23*scale*math.Abs(alpha)+1e-30 {
+			t.Fatalf("%s %dx%d: y[%d] = %v, want %v", name, rows, cols, i, y[i], want)
+		}
+	}
+	if y[n] != guard {
+		t.Fatalf("%s %dx%d wrote past y", name, rows, cols)
+	}
 }
 
 // TestGemvBF16 checks GemvBF16 and GemvTBF16 against float64 sums over the
@@ -72,41 +72,9 @@ func TestGemvBF16(t *testing.T) {
 		for _, cols := range sizes {
 			lda := cols + rows%3
 			a, af := randBF16(r, (rows-1)*lda+cols)
-			x := randSlice(r, cols)
-			y := randSlice(r, rows+1)
-			guard := y[rows]
-			GemvBF16(y[:rows], -0.5, a, lda, x)
-			for i := range rows {
-				want, scale := 0.0, 0.0
-				for c := range cols {
-					p := float64(af[i*lda+c]) * float64(x[c])
-					want, scale = want+p, scale+math.Abs(p)
-				}
-				want *= -0.5
-				if d := math.Abs(float64(y[i]) - want); d > float64(cols+4)*0x1p-23*scale*0.5+1e-30 {
-					t.Fatalf("GemvBF16 %dx%d: y[%d] = %v, want %v", rows, cols, i, y[i], want)
-				}
-			}
-			if y[rows] != guard {
-				t.Fatalf("GemvBF16 %dx%d wrote past y", rows, cols)
-			}
-			xt := randSlice(r, rows)
-			yt := randSlice(r, cols+1)
-			guard = yt[cols]
-			GemvTBF16(yt[:cols], a, lda, xt)
-			for c := range cols {
-				want, scale := 0.0, 0.0
-				for i := range rows {
-					p := float64(af[i*lda+c]) * float64(xt[i])
-					want, scale = want+p, scale+math.Abs(p)
-				}
-				if d := math.Abs(float64(yt[c]) - want); d > float64(rows+4)*0x1p-23*scale+1e-30 {
-					t.Fatalf("GemvTBF16 %dx%d: y[%d] = %v, want %v", rows, cols, c, yt[c], want)
-				}
-			}
-			if yt[cols] != guard {
-				t.Fatalf("GemvTBF16 %dx%d wrote past y", rows, cols)
-			}
+			x, xt := randSlice(r, cols), randSlice(r, rows)
+			checkMV(t, r, "GemvBF16", rows, cols, lda, af, x, -0.5, false, func(y []float32) { GemvBF16(y, -0.5, a, lda, x) })
+			checkMV(t, r, "GemvTBF16", rows, cols, lda, af, xt, 1, true, func(y []float32) { GemvTBF16(y, a, lda, xt) })
 		}
 	}
 	defer func() {
@@ -119,9 +87,9 @@ func TestGemvBF16(t *testing.T) {
 
 // TestGemvBF16BF16 checks GemvBF16BF16 and GemvTBF16BF16 against float64
 // sums over the widened operands (exact products, so only the float32
-// sums' rounding is allowed: (n+4)·2⁻²³·Σ|terms|), for widths of one to
-// four 32-element chunks and others (the fallback), row counts around
-// the kernels' 16-row blocks and row pairs, and padded rows.
+// sums' rounding is allowed, as in TestGemv), for widths of one to four
+// 32-element chunks and others (the fallback), row counts around the
+// kernels' 16-row blocks and row pairs, and padded rows.
 func TestGemvBF16BF16(t *testing.T) {
 	r := rand.New(rand.NewPCG(23, 24))
 	t.Logf("VDPBF16PS kernels: %v", haveDPBF16)
@@ -130,40 +98,9 @@ func TestGemvBF16BF16(t *testing.T) {
 			lda := cols + rows%3*8
 			a, af := randBF16(r, (rows-1)*lda+cols)
 			x, xf := randBF16(r, cols)
-			y := randSlice(r, rows+1)
-			guard := y[rows]
-			GemvBF16BF16(y[:rows], 0.25, a, lda, x)
-			for i := range rows {
-				want, scale := 0.0, 0.0
-				for c := range cols {
-					p := float64(af[i*lda+c]) * float64(xf[c])
-					want, scale = want+p, scale+math.Abs(p)
-				}
-				want *= 0.25
-				if d := math.Abs(float64(y[i]) - want); d > float64(cols+4)*0x1p-23*scale*0.25+1e-30 {
-					t.Fatalf("GemvBF16BF16 %dx%d: y[%d] = %v, want %v", rows, cols, i, y[i], want)
-				}
-			}
-			if y[rows] != guard {
-				t.Fatalf("GemvBF16BF16 %dx%d wrote past y", rows, cols)
-			}
 			xt, xtf := randBF16(r, rows)
-			yt := randSlice(r, cols+1)
-			guard = yt[cols]
-			GemvTBF16BF16(yt[:cols], a, lda, xt)
-			for c := range cols {
-				want, scale := 0.0, 0.0
-				for i := range rows {
-					p := float64(af[i*lda+c]) * float64(xtf[i])
-					want, scale = want+p, scale+math.Abs(p)
-				}
-				if d := math.Abs(float64(yt[c]) - want); d > float64(rows+4)*0x1p-23*scale+1e-30 {
-					t.Fatalf("GemvTBF16BF16 %dx%d: y[%d] = %v, want %v", rows, cols, c, yt[c], want)
-				}
-			}
-			if yt[cols] != guard {
-				t.Fatalf("GemvTBF16BF16 %dx%d wrote past y", rows, cols)
-			}
+			checkMV(t, r, "GemvBF16BF16", rows, cols, lda, af, xf, 0.25, false, func(y []float32) { GemvBF16BF16(y, 0.25, a, lda, x) })
+			checkMV(t, r, "GemvTBF16BF16", rows, cols, lda, af, xtf, 1, true, func(y []float32) { GemvTBF16BF16(y, a, lda, xt) })
 		}
 	}
 }

@@ -74,9 +74,9 @@ func (sc *bf16Scratch) roundBF16(x []float32) {
 	compute.WidenBF16(x, b)
 }
 
-// softmaxBF16 turns scores into probabilities rounded to bfloat16, as
-// llama.cpp does before the weighted sum of BF16 values.
-func (sc *bf16Scratch) softmaxBF16(s []float32) {
+// softmax turns scores into probabilities (normalized), in place.
+func softmax(s []float32) {
+	// A plain comparison, as in attendOne.
 	mx := float32(math.Inf(-1))
 	for _, x := range s {
 		if x > mx {
@@ -85,6 +85,12 @@ func (sc *bf16Scratch) softmaxBF16(s []float32) {
 	}
 	sum := ExpSubSum(s, s, mx)
 	compute.Scale(1/sum, s)
+}
+
+// softmaxBF16 turns scores into probabilities rounded to bfloat16 values,
+// as llama.cpp does before the weighted sum of BF16 values.
+func (sc *bf16Scratch) softmaxBF16(s []float32) {
+	softmax(s)
 	sc.roundBF16(s)
 }
 
@@ -107,14 +113,7 @@ func attendRowBF16(sc *bf16Scratch, o, q []float32, k, v []uint16, kd, pos, nk, 
 	sc.s = growF(sc.s, n)
 	s := sc.s
 	compute.GemvBF16BF16(s, scale, k[lo*kd:], kd, qb)
-	mx := float32(math.Inf(-1))
-	for _, x := range s {
-		if x > mx {
-			mx = x
-		}
-	}
-	sum := ExpSubSum(s, s, mx)
-	compute.Scale(1/sum, s)
+	softmax(s)
 	pb := sc.bits[:n]
 	compute.ToBF16(pb, s)
 	compute.GemvTBF16BF16(o, v[lo*kd:], kd, pb)
