@@ -139,7 +139,10 @@ func (b *bf16Gemm) storeAMX(out []float32, j0, mb, groups int) {
 			for nb := range 2 {
 				t := out[(g*2*mb+nb*mb+h)*256:][:256]
 				j := j0 + nb*16
-				if b.alpha == 1 && b.beta == 0 {
+				if b.beta == 0 {
+					if b.alpha != 1 {
+						sscal(b.alpha, t) // alpha·v, as set computes it
+					}
 					_ = b.c[(i0+rows-1)*b.ldc+j+15]
 					transpose16((*uint32)(unsafe.Pointer(&b.c[i0*b.ldc+j])), 4*b.ldc, (*uint32)(unsafe.Pointer(&t[0])), 64, rows)
 					continue
