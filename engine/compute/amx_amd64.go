@@ -40,3 +40,6 @@ func amxTiles1(cfg *byte, groups, k32 int, w *uint16, ldw int, xp *uint16, xblk 
 
 //go:noescape
 func transpose16(dst *uint32, ldd int, src *uint32, lds int, rows int)
+
+//go:noescape
+func packPairs32(dst0, dst1 *uint16, src *uint16, lds int, n int, idx *uint16)

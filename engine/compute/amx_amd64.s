@@ -376,3 +376,37 @@ TEXT ·transpose16(SB), NOSPLIT, $0-40
 done:
 	VZEROUPPER
 	RET
+
+// func packPairs32(dst0, dst1 *uint16, src *uint16, lds int, n int, idx *uint16)
+//
+// For n pairs of rows of src (bfloat16, lds bytes apart), 32 columns
+// each: interleaves the pair's two rows word by word (VPERMI2W with the
+// 64 indices at idx) and stores columns 0..15 as 64 bytes at dst0,
+// columns 16..31 at dst1, one pair after the other.
+TEXT ·packPairs32(SB), NOSPLIT, $0-48
+	MOVQ dst0+0(FP), DI
+	MOVQ dst1+8(FP), DX
+	MOVQ src+16(FP), SI
+	MOVQ lds+24(FP), BX
+	MOVQ n+32(FP), CX
+	MOVQ idx+40(FP), AX
+	VMOVDQU16 (AX), Z4
+	VMOVDQU16 64(AX), Z5
+
+pairsloop:
+	VMOVDQU16 (SI), Z0
+	VMOVDQU16 (SI)(BX*1), Z1
+	VMOVDQA64 Z4, Z2
+	VPERMI2W Z1, Z0, Z2
+	VMOVDQA64 Z5, Z3
+	VPERMI2W Z1, Z0, Z3
+	VMOVDQU16 Z2, (DI)
+	VMOVDQU16 Z3, (DX)
+	LEAQ (SI)(BX*2), SI
+	ADDQ $64, DI
+	ADDQ $64, DX
+	DECQ CX
+	JNE pairsloop
+	VZEROUPPER
+	RET
+

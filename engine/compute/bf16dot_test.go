@@ -279,3 +279,71 @@ func TestAMXConcurrent(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// TestSgemmBF16BF16NN checks SgemmBF16BF16NN (weights along the depth)
+// against the float64 reference over X rounded to bfloat16 and the widened
+// W, with TestSgemmBF16BF16's bound: on the AMX tiles (where they run) and
+// off them, row counts around the 32-row calls, columns around the
+// 16-column blocks, depths around the 32-element steps (odd ones padded),
+// strides, alpha/beta, 1–3 threads, and the shapes of a prompt's weighted
+// sums of cached values.
+func TestSgemmBF16BF16NN(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(25, 26))
+	i := 0
+	for _, amx := range []bool{true, false} {
+		if amx && !haveAMX {
+			continue
+		}
+		for _, threads := range []int{1, 2, 3} {
+			p := NewPool(threads)
+			p.amx = amx
+			for _, m := range []int{1, 5, 16, 31, 32, 33, 100} {
+				for _, n := range []int{16, 32, 48, 64, 100} {
+					for _, k := range []int{1, 7, 31, 32, 33, 64, 250} {
+						ab := alphaBetas[i%len(alphaBetas)]
+						checkBF16GemmNN(t, p, r, m, n, k, i%3, ab[0], ab[1])
+						i++
+					}
+				}
+			}
+			checkBF16GemmNN(t, p, r, 256, 64, 2048, 192, 1, 0)
+			p.Close()
+		}
+	}
+}
+
+func checkBF16GemmNN(t *testing.T, p *Pool, r *rand.Rand, m, n, k, pad int, alpha, beta float32) {
+	t.Helper()
+	ldx, ldw, ldc := k+pad, n+2*pad, n+pad
+	x := randSlice(r, m*ldx)
+	xr := make([]float32, len(x))
+	for i, v := range x {
+		xr[i] = RoundBF16(v)
+	}
+	w, wf := randBF16(r, k*ldw)
+	c := randSlice(r, m*ldc)
+	if beta == 0 {
+		for i := range c {
+			c[i] = float32(math.NaN()) // must not propagate
+		}
+	}
+	orig := append([]float32(nil), c...)
+	want, scale := sgemmRef(false, false, m, n, k, alpha, xr, ldx, wf, ldw, beta, c, ldc)
+	p.SgemmBF16BF16NN(m, n, k, alpha, x, ldx, w, ldw, beta, c, ldc)
+	gamma := float64(k+4) * 0x1p-23
+	for i := range m {
+		for j := range ldc {
+			got := c[i*ldc+j]
+			if j >= n {
+				if math.Float32bits(got) != math.Float32bits(orig[i*ldc+j]) {
+					t.Fatalf("amx=%v m=%d n=%d k=%d: C[%d][%d] in ldc padding changed", p.amx, m, n, k, i, j)
+				}
+				continue
+			}
+			if d := math.Abs(float64(got) - want[i*n+j]); !(d <= gamma*scale[i*n+j]+1e-30) {
+				t.Fatalf("amx=%v m=%d n=%d k=%d alpha=%v beta=%v: C[%d][%d] = %v, want %v", p.amx, m, n, k, alpha, beta, i, j, got, want[i*n+j])
+			}
+		}
+	}
+}

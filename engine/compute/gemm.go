@@ -78,6 +78,7 @@ type gemmBuf struct {
 	wEdge  []uint16  // the last, partial tile of W rows, padded
 	tile   []float32 // dot-product tiles (SgemmBF16BF16)
 	xrow   []uint16  // 16 rows of X rounded to bfloat16 (AMX packing)
+	wpack  []uint16  // W in the tiles' pairs (SgemmBF16BF16NN)
 }
 
 func grow[T any](s []T, n int) []T {

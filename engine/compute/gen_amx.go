@@ -261,6 +261,44 @@ func transpose() {
 	p("\tRET")
 }
 
+// pairs emits packPairs32, which lays a bfloat16 matrix out as the tiles'
+// pairs for the products whose weights are k×n (SgemmBF16BF16NN).
+func pairs() {
+	p("// func packPairs32(dst0, dst1 *uint16, src *uint16, lds int, n int, idx *uint16)")
+	p("//")
+	p("// For n pairs of rows of src (bfloat16, lds bytes apart), 32 columns")
+	p("// each: interleaves the pair's two rows word by word (VPERMI2W with the")
+	p("// 64 indices at idx) and stores columns 0..15 as 64 bytes at dst0,")
+	p("// columns 16..31 at dst1, one pair after the other.")
+	p("TEXT ·packPairs32(SB), NOSPLIT, $0-48")
+	p("\tMOVQ dst0+0(FP), DI")
+	p("\tMOVQ dst1+8(FP), DX")
+	p("\tMOVQ src+16(FP), SI")
+	p("\tMOVQ lds+24(FP), BX")
+	p("\tMOVQ n+32(FP), CX")
+	p("\tMOVQ idx+40(FP), AX")
+	p("\tVMOVDQU16 (AX), Z4")
+	p("\tVMOVDQU16 64(AX), Z5")
+	p("")
+	p("pairsloop:")
+	p("\tVMOVDQU16 (SI), Z0")
+	p("\tVMOVDQU16 (SI)(BX*1), Z1")
+	p("\tVMOVDQA64 Z4, Z2")
+	p("\tVPERMI2W Z1, Z0, Z2")
+	p("\tVMOVDQA64 Z5, Z3")
+	p("\tVPERMI2W Z1, Z0, Z3")
+	p("\tVMOVDQU16 Z2, (DI)")
+	p("\tVMOVDQU16 Z3, (DX)")
+	p("\tLEAQ (SI)(BX*2), SI")
+	p("\tADDQ $64, DI")
+	p("\tADDQ $64, DX")
+	p("\tDECQ CX")
+	p("\tJNE pairsloop")
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
+}
+
 func main() {
 	dst := flag.String("o", "amx_amd64.s", "output file")
 	flag.Parse()
@@ -278,6 +316,8 @@ func main() {
 	kernel(2)
 	kernel(1)
 	transpose()
+	p("")
+	pairs()
 	if err := os.WriteFile(*dst, out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}

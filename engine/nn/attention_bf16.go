@@ -15,10 +15,9 @@ import (
 // two bfloat16 values are exact and the sums are float32. A decoding
 // query (nq ≤ 4 rows) runs per row over the cache as it lies (half the
 // bytes of a float32 cache, VDPBF16PS where the CPU has AVX512-BF16);
-// more rows compute each head's scores as one
-// bfloat16 product (AMX tiles where the CPU has them) and the weighted
-// sums as one float32 product over the widened values, the same sums in
-// another order.
+// more rows compute each head's scores and weighted sums as two bfloat16
+// products (AMX tiles where the CPU has them), the same sums in another
+// order.
 func AttentionCachedBF16(o, q []float32, k, v []uint16, nq, nk, qOff, h, hkv, d, window int) {
 	hd, kd := h*d, hkv*d
 	scale := float32(1 / math.Sqrt(float64(d)))
@@ -41,8 +40,8 @@ func AttentionCachedBF16(o, q []float32, k, v []uint16, nq, nk, qOff, h, hkv, d,
 
 // bf16Scratch is one thread's buffers for AttentionCachedBF16.
 type bf16Scratch struct {
-	s, vf []float32
-	bits  []uint16
+	s    []float32
+	bits []uint16
 }
 
 var bf16ScratchPool = sync.Pool{New: func() any { return new(bf16Scratch) }}
@@ -64,16 +63,6 @@ func keyRangeAt(pos, nk, window int) (lo, hi int) {
 	return lo, hi
 }
 
-// roundBF16 rounds x to bfloat16 values in place (bits is scratch).
-func (sc *bf16Scratch) roundBF16(x []float32) {
-	if cap(sc.bits) < len(x) {
-		sc.bits = make([]uint16, len(x))
-	}
-	b := sc.bits[:len(x)]
-	compute.ToBF16(b, x)
-	compute.WidenBF16(x, b)
-}
-
 // softmax turns scores into probabilities (normalized), in place.
 func softmax(s []float32) {
 	// A plain comparison, as in attendOne.
@@ -85,13 +74,6 @@ func softmax(s []float32) {
 	}
 	sum := ExpSubSum(s, s, mx)
 	compute.Scale(1/sum, s)
-}
-
-// softmaxBF16 turns scores into probabilities rounded to bfloat16 values,
-// as llama.cpp does before the weighted sum of BF16 values.
-func (sc *bf16Scratch) softmaxBF16(s []float32) {
-	softmax(s)
-	sc.roundBF16(s)
 }
 
 // attendRowBF16 computes one head of one query row (q, d values, at
@@ -122,8 +104,9 @@ func attendRowBF16(sc *bf16Scratch, o, q []float32, k, v []uint16, kd, pos, nk, 
 // attendRowsBF16 computes one head of nq query rows (row i of q at i·ld,
 // position qOff+i) into o (row stride ld too): the scores of every row
 // against every key as one product, each row's probabilities over its own
-// keys (zero elsewhere), and the weighted sums as one product over the
-// head's widened values.
+// keys (zero elsewhere), and the weighted sums as one product with the
+// values along its depth (both on AMX tiles where the CPU has them; each
+// rounds its left operand, the query and the probabilities, to bfloat16).
 func attendRowsBF16(sc *bf16Scratch, o, q []float32, ld int, k, v []uint16, kd, nq, nk, qOff, d, window int, scale float32) {
 	sc.s = growF(sc.s, nq*nk)
 	s := sc.s
@@ -135,13 +118,9 @@ func attendRowsBF16(sc *bf16Scratch, o, q []float32, ld int, k, v []uint16, kd, 
 			clear(row)
 			continue
 		}
-		sc.softmaxBF16(row[lo:hi])
+		softmax(row[lo:hi])
 		clear(row[:lo])
 		clear(row[hi:])
 	}
-	sc.vf = growF(sc.vf, nk*d)
-	for j := range nk {
-		compute.WidenBF16(sc.vf[j*d:(j+1)*d], v[j*kd:j*kd+d])
-	}
-	compute.Sgemm(false, false, nq, d, nk, 1, s, nk, sc.vf, d, 0, o, ld)
+	compute.SgemmBF16BF16NN(nq, d, nk, 1, s, nk, v, kd, 0, o, ld)
 }
