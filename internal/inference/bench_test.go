@@ -368,7 +368,8 @@ func randomAdapterRank(t testing.TB, cfg *model.Config, seed uint64, rank int) *
 // prefill. prefill256_ms is one step of 16 prompts of 16 tokens (best of
 // the rounds), the prefill that 32 streams' prompts cost twice.
 // tok/s_32_ctx256 is 32 sequences decoding with 256 cached tokens each,
-// where reading the caches costs about as much as the weights.
+// where reading the caches costs about as much as the weights;
+// prompt2048_ms one 2,048-token prompt prefilled in chunks of 256.
 func BenchmarkDecodeStep(b *testing.B) {
 	for _, dt := range dtypes {
 		b.Run(dt.name, func(b *testing.B) {
@@ -427,6 +428,21 @@ func BenchmarkDecodeStep(b *testing.B) {
 			b.ReportMetric(rate[1]/rate[0], "step_x8_vs_1")
 			b.ReportMetric(rate[2]/rate[0], "step_x32_vs_1")
 			b.ReportMetric(pre*1e3, "prefill256_ms")
+			// One 2,048-token prompt in chunks of 256, as the engine
+			// prefills it: attention over the growing cache dominates.
+			long := prompt(2048, 1)
+			best := math.Inf(1)
+			for range 2 {
+				c := m.NewCache()
+				t0 := time.Now()
+				for i := 0; i < len(long); i += 256 {
+					if _, err := m.Step([]model.Seq{{Tokens: long[i : i+256], Cache: c}}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				best = min(best, time.Since(t0).Seconds())
+			}
+			b.ReportMetric(best*1e3, "prompt2048_ms")
 		})
 	}
 }
