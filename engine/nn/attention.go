@@ -355,17 +355,9 @@ func attendOne(o, q, k, v []float32, hlo, hhi, klo, khi, group, d, hd, kd int, s
 		off := hh / group * d
 		kh, vh := k[klo*kd+off:], v[klo*kd+off:]
 		compute.Gemv(s, scale, kh, kd, q[hh*d:hh*d+d])
-		// A plain comparison: the builtin max's NaN and signed-zero
-		// handling made this loop a fifth of a decoding head's time. A
-		// NaN score is skipped here but still turns the output to NaN
-		// through its exponential.
-		mx := float32(math.Inf(-1))
-		for _, x := range s {
-			if x > mx {
-				mx = x
-			}
-		}
-		sum := ExpSubSum(s, s, mx)
+		// A NaN score is skipped by maxOf but still turns the output to
+		// NaN through its exponential.
+		sum := ExpSubSum(s, s, maxOf(s))
 		oh := o[hh*d : hh*d+d]
 		compute.GemvT(oh, vh, kd, s)
 		compute.Scale(1/sum, oh)

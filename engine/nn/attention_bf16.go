@@ -65,14 +65,7 @@ func keyRangeAt(pos, nk, window int) (lo, hi int) {
 
 // softmax turns scores into probabilities (normalized), in place.
 func softmax(s []float32) {
-	// A plain comparison, as in attendOne.
-	mx := float32(math.Inf(-1))
-	for _, x := range s {
-		if x > mx {
-			mx = x
-		}
-	}
-	sum := ExpSubSum(s, s, mx)
+	sum := ExpSubSum(s, s, maxOf(s))
 	compute.Scale(1/sum, s)
 }
 

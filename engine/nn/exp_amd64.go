@@ -2,7 +2,11 @@
 
 package nn
 
-import "golang.org/x/sys/cpu"
+import (
+	"math"
+
+	"golang.org/x/sys/cpu"
+)
 
 var haveAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
@@ -46,4 +50,23 @@ func Sigmoid(dst, src []float32) {
 	for i := head; i < n; i++ {
 		dst[i] = 1 / (1 + Expf(-src[i]))
 	}
+}
+
+//go:noescape
+func maxAVX2(x *float32, n int) float32
+
+// maxOf returns the largest of x, skipping NaNs (−Inf for none).
+func maxOf(x []float32) float32 {
+	m := float32(math.Inf(-1))
+	head := 0
+	if haveAVX2 && len(x) >= 32 {
+		head = len(x) &^ 31
+		m = maxAVX2(&x[0], head)
+	}
+	for _, v := range x[head:] {
+		if v > m {
+			m = v
+		}
+	}
+	return m
 }

@@ -108,3 +108,45 @@ sloop:
 sdone:
 	VZEROUPPER
 	RET
+
+// func maxAVX2(x *float32, n int) float32
+//
+// The largest of x[0..n) for n a positive multiple of 32, as the loop
+// `if v > m { m = v }` from −Inf finds it: VMAXPS keeps its second source
+// when the first is NaN, so NaNs are skipped.
+TEXT ·maxAVX2(SB), NOSPLIT, $0-20
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	SHRQ         $5, CX
+	MOVL         $0xff800000, AX
+	MOVL         AX, X0
+	VPBROADCASTD X0, Y0
+	VMOVAPS      Y0, Y1
+	VMOVAPS      Y0, Y2
+	VMOVAPS      Y0, Y3
+
+maxloop:
+	VMOVUPS (SI), Y4
+	VMAXPS  Y0, Y4, Y0
+	VMOVUPS 32(SI), Y5
+	VMAXPS  Y1, Y5, Y1
+	VMOVUPS 64(SI), Y6
+	VMAXPS  Y2, Y6, Y2
+	VMOVUPS 96(SI), Y7
+	VMAXPS  Y3, Y7, Y3
+	ADDQ    $128, SI
+	DECQ    CX
+	JNE     maxloop
+
+	VMAXPS       Y1, Y0, Y0
+	VMAXPS       Y3, Y2, Y2
+	VMAXPS       Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0x4e, X0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0xb1, X0, X1
+	VMAXPS       X1, X0, X0
+	VZEROUPPER
+	MOVSS        X0, ret+16(FP)
+	RET

@@ -2,6 +2,8 @@
 
 package nn
 
+import "math"
+
 // ExpSubSum sets dst[i] = exp(src[i] − sub) (as Expf) and returns the sum.
 // dst may alias src.
 func ExpSubSum(dst, src []float32, sub float32) float32 {
@@ -21,4 +23,15 @@ func Sigmoid(dst, src []float32) {
 	for i, x := range src {
 		dst[i] = 1 / (1 + Expf(-x))
 	}
+}
+
+// maxOf returns the largest of x, skipping NaNs (−Inf for none).
+func maxOf(x []float32) float32 {
+	m := float32(math.Inf(-1))
+	for _, v := range x {
+		if v > m {
+			m = v
+		}
+	}
+	return m
 }

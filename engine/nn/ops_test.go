@@ -375,3 +375,39 @@ func TestExpSubSumAndSigmoid(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxOf checks maxOf against the plain loop it replaces (`if v > m`
+// from −Inf) around the kernel's 32-element blocks, with NaNs (skipped),
+// infinities and ties of signed zeros.
+func TestMaxOf(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	for _, n := range []int{0, 1, 7, 31, 32, 33, 64, 100, 257} {
+		for trial := range 20 {
+			x := make([]float32, n)
+			for i := range x {
+				switch r.IntN(12) {
+				case 0:
+					x[i] = float32(math.NaN())
+				case 1:
+					x[i] = float32(math.Inf(-1))
+				case 2:
+					x[i] = float32(math.Copysign(0, -1))
+				default:
+					x[i] = float32(r.NormFloat64() * 10)
+				}
+			}
+			if trial == 0 && n > 0 {
+				x[n-1] = float32(math.Inf(1))
+			}
+			want := float32(math.Inf(-1))
+			for _, v := range x {
+				if v > want {
+					want = v
+				}
+			}
+			if got := maxOf(x); got != want {
+				t.Fatalf("n=%d trial %d: maxOf = %v, want %v (%v)", n, trial, got, want, x)
+			}
+		}
+	}
+}
