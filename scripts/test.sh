@@ -18,7 +18,8 @@ echo "== go vet"
 go vet ./...
 echo "== go test (pure-Go fallback kernels)"
 go test -count=1 -tags purego ./engine/compute/...
-echo "== go test (bfloat16 products without AMX tiles, where the CPU has them)"
+echo "== go test (bfloat16 products without AMX tiles, float32 ones on the AVX2 kernel, where the CPU has better)"
 STRATA_AMX=off go test -count=1 -run 'BF16' ./engine/compute/ ./engine/model/llama/ ./engine/nn/
+STRATA_AVX512=off go test -count=1 ./engine/compute/
 echo "== go test"
 go test -count=1 -timeout 40m -tags integration ./...

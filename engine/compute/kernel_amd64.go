@@ -2,17 +2,37 @@
 
 package compute
 
-import "golang.org/x/sys/cpu"
+import (
+	"os"
+
+	"golang.org/x/sys/cpu"
+)
 
 // haveFMA reports whether the AVX2/FMA assembly can run on this CPU. It is
 // fixed at start-up.
 var haveFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// haveZMM reports whether the AVX-512 micro-kernel (kern6x16Z) runs in
+// place of kern6x16: AVX-512F with the zmm state enabled by the OS.
+// STRATA_AVX512=off keeps the AVX2 kernel.
+var haveZMM = haveFMA && cpu.X86.HasAVX512F && os.Getenv("STRATA_AVX512") != "off"
 
 // kern6x16 is the AVX2/FMA micro-kernel: the contract of kernelsGo, with
 // unchecked pointers and element strides.
 //
 //go:noescape
 func kern6x16(tiles, k int, a *float32, rsa, csa, pa int, b *float32, rsb int, c *float32, ldc int, alpha, beta float32, mode int, pf *float32, pfBytes int, pfL1 bool)
+
+// kern6x16Z is kern6x16 on AVX-512: a row of the tile in one zmm, k steps
+// alternating between two sets of accumulators.
+//
+//go:noescape
+func kern6x16Z(tiles, k int, a *float32, rsa, csa, pa int, b *float32, rsb int, c *float32, ldc int, alpha, beta float32, mode int, pf *float32, pfBytes int, pfL1 bool)
+
+// fmaLoopZ runs n iterations of 12 independent zmm FMAs (384 FLOP each).
+//
+//go:noescape
+func fmaLoopZ(n int)
 
 // transpose8 transposes blocks 8×8 blocks; see transposeBlocks.
 //
@@ -56,6 +76,10 @@ func kernelsPF(tiles, k int, a []float32, rsa, csa, pa int, b []float32, rsb int
 	pp := &a[0]
 	if len(pf) > 0 {
 		pp = &pf[0]
+	}
+	if haveZMM {
+		kern6x16Z(tiles, k, &a[0], rsa, csa, pa, &b[0], rsb, &c[0], ldc, alpha, beta, mode, pp, 4*len(pf), pfL1)
+		return
 	}
 	kern6x16(tiles, k, &a[0], rsa, csa, pa, &b[0], rsb, &c[0], ldc, alpha, beta, mode, pp, 4*len(pf), pfL1)
 }
@@ -116,6 +140,10 @@ const fmaFlopsPerIter = 12 * 8 * 2
 func peakLoop(n int) float64 {
 	if !haveFMA {
 		return peakLoopGo(n)
+	}
+	if haveZMM {
+		fmaLoopZ(n)
+		return float64(n) * 2 * fmaFlopsPerIter
 	}
 	fmaLoop(n)
 	return float64(n) * fmaFlopsPerIter
