@@ -6,9 +6,9 @@ import (
 )
 
 // PeakGFLOPS measures this machine's float32 FMA throughput, in GFLOP/s,
-// with threads goroutines each running a loop of independent 8-wide FMAs
-// (the AVX2 assembly; with purego or without AVX2/FMA, a scalar Go
-// multiply-add loop). Each goroutine times 24 slices of about 1 ms and keeps
+// with threads goroutines each running a loop of independent FMAs (16-wide
+// on AVX-512 where the float32 kernel uses it, else 8-wide AVX2; with
+// purego or without AVX2/FMA, a scalar Go multiply-add loop). Each goroutine times 24 slices of about 1 ms and keeps
 // its best; the result is the sum of the per-thread bests, so a machine
 // shared with other processes still reports its ceiling. It takes about
 // 30 ms. It is the ceiling GEMM speeds are reported against.
