@@ -89,15 +89,20 @@ func (p *Pool) sgemmBF16Rounded(m, n, k int, alpha float32, x []float32, ldx int
 	checkMat("X", x, ldx, m, k, false)
 	buf := p.getBuf()
 	defer p.putBuf(buf)
-	// Round as the kernel path does (roundRow), then widen back.
+	p.SgemmBF16(m, n, k, alpha, buf.roundedX(m, k, x, ldx), k, w, ldw, beta, c, ldc)
+}
+
+// roundedX returns the m×k rows of X (row stride ldx) rounded to bfloat16
+// values as the kernel paths round them (roundRow), widened back into
+// buf.round with row stride k.
+func (buf *gemmBuf) roundedX(m, k int, x []float32, ldx int) []float32 {
 	buf.xb = grow(buf.xb, k)
 	buf.round = grow(buf.round, m*k)
-	xr := buf.round
 	for i := range m {
 		roundRow(buf.xb, x[i*ldx:i*ldx+k])
-		widenBF16(xr[i*k:(i+1)*k], buf.xb)
+		widenBF16(buf.round[i*k:(i+1)*k], buf.xb)
 	}
-	p.SgemmBF16(m, n, k, alpha, xr, k, w, ldw, beta, c, ldc)
+	return buf.round
 }
 
 // tileRows returns the rows of W of tile s (dotCols rows from row

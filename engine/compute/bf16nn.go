@@ -29,17 +29,12 @@ func (p *Pool) SgemmBF16BF16NN(m, n, k int, alpha float32, x []float32, ldx int,
 	if !p.amx || k == 0 || alpha == 0 {
 		buf := p.getBuf()
 		defer p.putBuf(buf)
-		buf.xb = grow(buf.xb, k)
-		buf.round = grow(buf.round, m*k)
-		for i := range m {
-			roundRow(buf.xb, x[i*ldx:i*ldx+k])
-			widenBF16(buf.round[i*k:(i+1)*k], buf.xb)
-		}
+		xr := buf.roundedX(m, k, x, ldx)
 		buf.wide = grow(buf.wide, k*n)
 		for r := range k {
 			widenBF16(buf.wide[r*n:(r+1)*n], w[r*ldw:r*ldw+n])
 		}
-		p.Sgemm(false, false, m, n, k, alpha, buf.round, k, buf.wide, n, beta, c, ldc)
+		p.Sgemm(false, false, m, n, k, alpha, xr, k, buf.wide, n, beta, c, ldc)
 		return
 	}
 	b := bf16Gemm{m: m, n: n, k: k, alpha: alpha, beta: beta, x: x, ldx: ldx, w: w, ldw: ldw, c: c, ldc: ldc}

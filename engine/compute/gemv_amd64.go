@@ -27,20 +27,26 @@ func gemv(y []float32, alpha float32, a []float32, lda int, x []float32) {
 			}
 		}
 	}
-	r := 0
-	for ; r+8 <= len(y); r += 8 {
-		rows(r)
-	}
-	switch {
-	case r == len(y):
-	case len(y) >= 8:
-		// The last rows again with the seven before them: each row's sum
-		// is the kernel's whichever eight it is reduced with.
-		rows(len(y) - 8)
-	default:
-		for i := r; i < len(y); i++ {
+	if len(y) < 8 {
+		for i := range y {
 			y[i] = alpha * sdot(x, a[i*lda:i*lda+n])
 		}
+		return
+	}
+	byEight(len(y), rows)
+}
+
+// byEight calls rows(r) for each block of eight of n ≥ 8 rows, and for the
+// last rows short of eight calls it again on them with the rows before
+// them: each row's sum is the eight-row kernel's whichever eight it is
+// reduced with.
+func byEight(n int, rows func(r int)) {
+	r := 0
+	for ; r+8 <= n; r += 8 {
+		rows(r)
+	}
+	if r < n {
+		rows(n - 8)
 	}
 }
 
@@ -87,14 +93,7 @@ func gemvBF16(y []float32, alpha float32, a []uint16, lda int, x []float32) {
 			y[r+i] += alpha * s
 		}
 	}
-	r := 0
-	for ; r+8 <= len(y); r += 8 {
-		rows(r)
-	}
-	if r < len(y) {
-		// The last rows again with the seven before them, as gemv does.
-		rows(len(y) - 8)
-	}
+	byEight(len(y), rows)
 }
 
 // gemvTBF16 is gemvT over bfloat16 rows, 64 columns a pass.

@@ -7,41 +7,26 @@
 // FMAs; steps alternate between two sets of accumulators (Z4..Z9 and
 // Z10..Z15), summed at the end, so that twelve FMAs are in flight as in
 // the AVX2 kernel's twelve ymm accumulators, at twice the width.
-#define KSTEPA \
+#define KSTEP(c0, c1, c2, c3, c4, c5) \
 	VMOVUPS      (BX), Z0; \
 	VBROADCASTSS (AX), Z2; \
 	VBROADCASTSS (AX)(R8*1), Z3; \
-	VFMADD231PS  Z0, Z2, Z4; \
-	VFMADD231PS  Z0, Z3, Z5; \
+	VFMADD231PS  Z0, Z2, c0; \
+	VFMADD231PS  Z0, Z3, c1; \
 	VBROADCASTSS (AX)(R8*2), Z2; \
 	VBROADCASTSS (R9), Z3; \
-	VFMADD231PS  Z0, Z2, Z6; \
-	VFMADD231PS  Z0, Z3, Z7; \
+	VFMADD231PS  Z0, Z2, c2; \
+	VFMADD231PS  Z0, Z3, c3; \
 	VBROADCASTSS (R9)(R8*1), Z2; \
 	VBROADCASTSS (R9)(R8*2), Z3; \
-	VFMADD231PS  Z0, Z2, Z8; \
-	VFMADD231PS  Z0, Z3, Z9; \
+	VFMADD231PS  Z0, Z2, c4; \
+	VFMADD231PS  Z0, Z3, c5; \
 	ADDQ         R10, AX; \
 	ADDQ         R10, R9; \
 	ADDQ         R11, BX
 
-#define KSTEPB \
-	VMOVUPS      (BX), Z0; \
-	VBROADCASTSS (AX), Z2; \
-	VBROADCASTSS (AX)(R8*1), Z3; \
-	VFMADD231PS  Z0, Z2, Z10; \
-	VFMADD231PS  Z0, Z3, Z11; \
-	VBROADCASTSS (AX)(R8*2), Z2; \
-	VBROADCASTSS (R9), Z3; \
-	VFMADD231PS  Z0, Z2, Z12; \
-	VFMADD231PS  Z0, Z3, Z13; \
-	VBROADCASTSS (R9)(R8*1), Z2; \
-	VBROADCASTSS (R9)(R8*2), Z3; \
-	VFMADD231PS  Z0, Z2, Z14; \
-	VFMADD231PS  Z0, Z3, Z15; \
-	ADDQ         R10, AX; \
-	ADDQ         R10, R9; \
-	ADDQ         R11, BX
+#define KSTEPA KSTEP(Z4, Z5, Z6, Z7, Z8, Z9)
+#define KSTEPB KSTEP(Z10, Z11, Z12, Z13, Z14, Z15)
 
 // Epilogues for one zmm of C; Z0 = alpha, Z1 = beta.
 #define ZST0(acc, m) VMULPS Z0, acc, acc; VMOVUPS acc, m

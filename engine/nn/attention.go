@@ -315,10 +315,7 @@ func AttentionCached(o, q, k, v []float32, nq, nk, qOff, h, hkv, d, window int) 
 	scale := float32(1 / math.Sqrt(float64(d)))
 	group := h / hkv
 	if nq == 1 {
-		klo, khi := 0, min(nk, qOff+1)
-		if window > 0 {
-			klo = max(0, qOff-window+1)
-		}
+		klo, khi := keyRangeAt(qOff, nk, window)
 		compute.Parallel(h, func(lo, hi int) {
 			attendOne(o, q, k, v, lo, hi, klo, khi, group, d, hd, kd, scale)
 		})
